@@ -1,0 +1,342 @@
+/* ember.h — the public C ABI of Ember, an embeddable inference runtime.
+ *
+ * This header is the manual: what is not declared here is not API.
+ *
+ * Objects, from the outside in:
+ *   ember_runtime  plugin registry, thread pool, logging. Create one per process
+ *                  (or several: runtimes share no state with each other).
+ *   ember_model    an immutable, mmap'd .ember file. Shareable by any number of
+ *                  sessions on any number of threads.
+ *   ember_session  a compiled plan of one model: memory arena, packed weights.
+ *                  Used by one thread at a time; many sessions may run at once.
+ *   ember_tensor   a typed n-dimensional array that owns or borrows its memory.
+ *
+ * Conventions (they hold for every function below unless its comment says otherwise):
+ *   - Every fallible call returns ember_status. EMBER_OK is 0; errors are positive.
+ *     On failure, ember_last_error() gives a message for the calling thread, valid
+ *     until that thread's next ember_* call, and output parameters are untouched.
+ *   - A NULL handle or a NULL output pointer gives EMBER_ERR_INVALID_ARGUMENT.
+ *   - *_release(NULL) is a harmless no-op.
+ *   - Options structs start with `size_t struct_size`; set it to sizeof(struct).
+ *     The library reads only the bytes the caller declares and defaults the rest,
+ *     so programs built against an older header keep working. A NULL options
+ *     pointer means all defaults. Fields are only ever appended.
+ *   - The library never prints to stdout, never calls abort() or exit(), and no
+ *     C++ exception crosses this boundary.
+ *   - Integers are fixed-width; sizes are size_t; dimensions are int64_t.
+ */
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EMBER_BUILDING_LIBRARY)
+#define EMBER_API __attribute__((visibility("default")))
+#else
+#define EMBER_API
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------ */
+
+/* The version of this header's ABI. ember_api_version() returns the library's;
+ * an application checks that the library is at least as new as its header. */
+#define EMBER_API_VERSION 1
+#define EMBER_VERSION_MAJOR 0
+#define EMBER_VERSION_MINOR 1
+#define EMBER_VERSION_PATCH 0
+
+/* Returns the ABI version of the loaded library (EMBER_API_VERSION it was built with).
+ * Threads: any.  Errors: none.  Since: 1 */
+EMBER_API uint32_t ember_api_version(void);
+
+/* Returns the library version as "MAJOR.MINOR.PATCH", a static string.
+ * Ownership: static storage, never free it.  Threads: any.  Since: 1 */
+EMBER_API const char *ember_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------ */
+
+typedef enum ember_status {
+    EMBER_OK = 0,
+    EMBER_ERR_INVALID_ARGUMENT = 1, /* NULL handle, bad option value, index out of range */
+    EMBER_ERR_IO = 2,               /* a file could not be opened, read or mapped */
+    EMBER_ERR_FORMAT = 3,           /* malformed model file, image or tensor bytes */
+    EMBER_ERR_UNSUPPORTED = 4,      /* an operator, attribute or dtype Ember does not run */
+    EMBER_ERR_OUT_OF_MEMORY = 5,    /* an allocation failed or a memory cap was exceeded */
+    EMBER_ERR_BACKEND = 6,          /* a backend (plugin, device) failed */
+    EMBER_ERR_SHAPE = 7,            /* tensor shapes or dtypes do not fit the model */
+    EMBER_ERR_INTERNAL = 8,         /* a broken invariant inside Ember: please report it */
+    EMBER_ERR_ABI = 9,              /* a plugin or caller speaks an incompatible ABI */
+    EMBER_ERR_NOT_FOUND = 10,       /* a name (input, output, metadata key) does not exist */
+    EMBER_ERR_BUFFER_TOO_SMALL = 11 /* a caller's buffer cannot hold the result */
+    /* New codes are appended; existing values never change. */
+} ember_status;
+
+/* Returns a static English name for `status` ("EMBER_ERR_FORMAT"); unknown values
+ * give "EMBER_ERR_UNKNOWN". Never fails.  Threads: any.  Since: 1 */
+EMBER_API const char *ember_status_string(ember_status status);
+
+/* Returns the message of the calling thread's last failed ember_* call, or "" if
+ * its last call succeeded.
+ * Ownership: thread-local storage owned by the library; do not free.
+ * Lifetime:  valid until this thread's next ember_* call.
+ * Threads:   each thread has its own message.  Since: 1 */
+EMBER_API const char *ember_last_error(void);
+
+/* ---------------------------------------------------------------------------
+ * Data types
+ * ------------------------------------------------------------------------ */
+
+typedef enum ember_dtype {
+    EMBER_DTYPE_UNDEFINED = 0,
+    EMBER_DTYPE_FLOAT32 = 1,
+    EMBER_DTYPE_FLOAT16 = 2,
+    EMBER_DTYPE_BFLOAT16 = 3,
+    EMBER_DTYPE_FLOAT64 = 4,
+    EMBER_DTYPE_INT8 = 5,
+    EMBER_DTYPE_UINT8 = 6,
+    EMBER_DTYPE_INT16 = 7,
+    EMBER_DTYPE_UINT16 = 8,
+    EMBER_DTYPE_INT32 = 9,
+    EMBER_DTYPE_UINT32 = 10,
+    EMBER_DTYPE_INT64 = 11,
+    EMBER_DTYPE_UINT64 = 12,
+    EMBER_DTYPE_BOOL = 13 /* one byte, 0 or 1 */
+    /* Values 32 and up are reserved for block-quantised weight types (weights only). */
+} ember_dtype;
+
+/* Size in bytes of one element of `dtype`, 0 for EMBER_DTYPE_UNDEFINED or unknown.
+ * Threads: any.  Since: 1 */
+EMBER_API size_t ember_dtype_size(ember_dtype dtype);
+
+/* Static lower-case name of `dtype` ("float32"), "undefined" if unknown.  Since: 1 */
+EMBER_API const char *ember_dtype_name(ember_dtype dtype);
+
+/* ---------------------------------------------------------------------------
+ * Runtime
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_runtime ember_runtime;
+
+typedef enum ember_log_level {
+    EMBER_LOG_ERROR = 0,
+    EMBER_LOG_WARNING = 1,
+    EMBER_LOG_INFO = 2,
+    EMBER_LOG_DEBUG = 3
+} ember_log_level;
+
+/* A log sink. `function` names the library function that logged; `message` has no
+ * trailing newline. Called on whichever thread logged; must not call back into Ember. */
+typedef void (*ember_log_fn)(void *user_data, ember_log_level level, const char *function,
+                             const char *message);
+
+typedef struct ember_runtime_options {
+    size_t struct_size;  /* sizeof(ember_runtime_options) */
+    int32_t num_threads; /* worker threads of the runtime's pool, including the caller;
+                            0 = one per online CPU. Idle workers sleep (no spinning). */
+    ember_log_fn log_fn; /* NULL: warnings and errors go to stderr */
+    void *log_user_data; /* passed to log_fn */
+    int32_t log_level;   /* most verbose level delivered; default EMBER_LOG_WARNING */
+} ember_runtime_options;
+
+/* Creates a runtime.
+ * Ownership: `opts` borrowed (may be freed on return); `*out` owned by the caller,
+ *            freed with ember_runtime_release().
+ * Threads:   any. A runtime may be used by many threads at once.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (NULL out, bad struct_size or num_threads),
+ *            EMBER_ERR_OUT_OF_MEMORY.  Since: 1 */
+EMBER_API ember_status ember_runtime_create(const ember_runtime_options *opts,
+                                            ember_runtime **out);
+
+/* Releases a runtime and joins its threads.
+ * Lifetime:  every model loaded with this runtime must be released first; releasing a
+ *            runtime that still has models fails with EMBER_ERR_INVALID_ARGUMENT and
+ *            releases nothing (so no session is left pointing at a dead pool).
+ * Threads:   no other thread may be using the runtime.  Since: 1 */
+EMBER_API ember_status ember_runtime_release(ember_runtime *runtime);
+
+/* Number of threads the runtime's pool uses (including the calling thread).  Since: 1 */
+EMBER_API ember_status ember_runtime_num_threads(const ember_runtime *runtime, int32_t *out);
+
+/* ---------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_model ember_model;
+
+typedef struct ember_model_options {
+    size_t struct_size;      /* sizeof(ember_model_options) */
+    int32_t copy_on_load;    /* 0 (default): mmap the file and use weights in place.
+                                1: read the whole file into memory, so later changes to
+                                the file on disk cannot affect the model. */
+    int32_t verify_checksums; /* 1 (default): check every section's checksum on load.
+                                 0: skip (faster load of trusted files). */
+} ember_model_options;
+
+/* Loads a .ember file. The file is validated completely (offsets, sizes, dtypes,
+ * shapes, graph references, checksums) before anything uses it.
+ * Ownership: `path`, `opts` borrowed; `*out` owned by the caller, freed with
+ *            ember_model_release().
+ * Lifetime:  `runtime` must outlive the model. With mmap (the default) the file must
+ *            not be truncated or rewritten while the model lives: the OS may then
+ *            deliver SIGBUS. Use copy_on_load for files that may change.
+ * Threads:   any; the returned model is immutable and may be shared by threads.
+ * Errors:    EMBER_ERR_IO (cannot open/map), EMBER_ERR_FORMAT (the message says what
+ *            and where), EMBER_ERR_UNSUPPORTED (newer major format version).  Since: 1 */
+EMBER_API ember_status ember_model_load_file(ember_runtime *runtime, const char *path,
+                                             const ember_model_options *opts,
+                                             ember_model **out);
+
+/* Loads a model from `size` bytes at `data`. The bytes are copied, so the caller may
+ * free them on return.  Errors: as ember_model_load_file.  Since: 1 */
+EMBER_API ember_status ember_model_load_memory(ember_runtime *runtime, const void *data,
+                                               size_t size, const ember_model_options *opts,
+                                               ember_model **out);
+
+/* Releases a model.
+ * Lifetime:  every session created from the model must be released first; otherwise
+ *            EMBER_ERR_INVALID_ARGUMENT and nothing is released.  Since: 1 */
+EMBER_API ember_status ember_model_release(ember_model *model);
+
+/* Describes one graph input or output of a model. Pointers inside are owned by the
+ * model and valid while it lives. A dimension of -1 is symbolic (e.g. the batch);
+ * dim_names[i] then gives its name ("batch_size"), otherwise "". */
+typedef struct ember_value_info {
+    size_t struct_size;      /* set by the caller: sizeof(ember_value_info) */
+    const char *name;
+    ember_dtype dtype;
+    size_t rank;
+    const int64_t *dims;     /* rank entries */
+    const char *const *dim_names; /* rank entries */
+} ember_value_info;
+
+/* Counts of graph inputs (initializers excluded) and outputs.  Since: 1 */
+EMBER_API ember_status ember_model_input_count(const ember_model *model, size_t *out);
+EMBER_API ember_status ember_model_output_count(const ember_model *model, size_t *out);
+
+/* Fills `*info` for input/output `index`.
+ * Ownership: strings and arrays in `*info` are owned by the model.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT if index is out of range or info->struct_size is
+ *            too small.  Since: 1 */
+EMBER_API ember_status ember_model_input_info(const ember_model *model, size_t index,
+                                              ember_value_info *info);
+EMBER_API ember_status ember_model_output_info(const ember_model *model, size_t index,
+                                               ember_value_info *info);
+
+/* Looks up a metadata value ("labels", "preprocess", "producer", ...) by key.
+ * Ownership: `*value` is owned by the model (NUL-terminated; `*size` excludes the NUL).
+ * Errors:    EMBER_ERR_NOT_FOUND if the key is absent.  Since: 1 */
+EMBER_API ember_status ember_model_metadata(const ember_model *model, const char *key,
+                                            const char **value, size_t *size);
+
+/* ---------------------------------------------------------------------------
+ * Tensor
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_tensor ember_tensor;
+
+/* Creates a tensor that owns zero-filled, 64-byte-aligned memory.
+ * Ownership: `dims` copied; `*out` owned by the caller (ember_tensor_release()).
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (bad dtype, negative dim, rank > 8, size
+ *            overflow), EMBER_ERR_OUT_OF_MEMORY.  Since: 1 */
+EMBER_API ember_status ember_tensor_create(ember_dtype dtype, const int64_t *dims, size_t rank,
+                                           ember_tensor **out);
+
+/* Creates a tensor that borrows the caller's memory (zero copy).
+ * Ownership: `data` borrowed: it must hold `size_bytes` >= the tensor's byte size and
+ *            outlive the tensor; `*out` owned by the caller.
+ * Errors:    EMBER_ERR_BUFFER_TOO_SMALL if size_bytes is smaller than needed.  Since: 1 */
+EMBER_API ember_status ember_tensor_wrap(ember_dtype dtype, const int64_t *dims, size_t rank,
+                                         void *data, size_t size_bytes, ember_tensor **out);
+
+EMBER_API void ember_tensor_release(ember_tensor *tensor);
+
+/* Accessors. They never fail on a valid tensor and return 0/NULL on NULL.
+ * Ownership: returned pointers are owned by the tensor.  Threads: any, while no thread
+ * modifies the tensor.  Since: 1 */
+EMBER_API ember_dtype ember_tensor_dtype(const ember_tensor *tensor);
+EMBER_API size_t ember_tensor_rank(const ember_tensor *tensor);
+EMBER_API const int64_t *ember_tensor_dims(const ember_tensor *tensor);
+EMBER_API size_t ember_tensor_size_bytes(const ember_tensor *tensor);
+EMBER_API int64_t ember_tensor_element_count(const ember_tensor *tensor);
+EMBER_API void *ember_tensor_data(ember_tensor *tensor);
+EMBER_API const void *ember_tensor_data_const(const ember_tensor *tensor);
+
+/* ---------------------------------------------------------------------------
+ * Session
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_session ember_session;
+
+typedef struct ember_session_options {
+    size_t struct_size;      /* sizeof(ember_session_options) */
+    const char *backends;    /* priority list, e.g. "auto" or "cpu"; NULL = "auto" */
+    int32_t num_threads;     /* threads this session may use, 0 = all of the runtime's */
+    int64_t max_arena_bytes; /* 0 = no cap; otherwise a plan needing more is refused */
+} ember_session_options;
+
+/* Compiles `model` into a session: checks that every node is supported, packs weights
+ * and, when all input shapes are fixed, plans the memory arena.
+ * Ownership: `model`, `opts` borrowed; `*out` owned by the caller, freed with
+ *            ember_session_release().
+ * Lifetime:  `model` must outlive the session; `opts` may be freed on return.
+ * Threads:   sessions run in parallel; one session is used by one thread at a time.
+ * Errors:    EMBER_ERR_UNSUPPORTED if no backend runs some node (the message names it),
+ *            EMBER_ERR_SHAPE for inconsistent shapes, EMBER_ERR_OUT_OF_MEMORY.  Since: 1 */
+EMBER_API ember_status ember_session_create(ember_model *model,
+                                            const ember_session_options *opts,
+                                            ember_session **out);
+
+EMBER_API void ember_session_release(ember_session *session);
+
+/* Runs the model on `n_inputs` tensors, in graph-input order (ember_model_input_info).
+ * The first run with a given set of input shapes plans the arena; later runs with the
+ * same shapes allocate nothing.
+ * Ownership: inputs borrowed for the duration of the call.
+ * Threads:   one thread at a time per session.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (wrong count), EMBER_ERR_SHAPE (a dtype or shape
+ *            that does not fit the model; the message names the input and both shapes).
+ *            After a failed run the session stays usable.  Since: 1 */
+EMBER_API ember_status ember_session_run(ember_session *session,
+                                         const ember_tensor *const *inputs, size_t n_inputs);
+
+/* Borrows output `index` of the last successful run.
+ * Ownership: `*out` is owned by the session.
+ * Lifetime:  valid until the next ember_session_run() or ember_session_release().
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (index out of range or no successful run yet).
+ * Since: 1 */
+EMBER_API ember_status ember_session_output(ember_session *session, size_t index,
+                                            const ember_tensor **out);
+
+/* Finds the index of the graph input/output called `name`.
+ * Errors: EMBER_ERR_NOT_FOUND.  Since: 1 */
+EMBER_API ember_status ember_session_input_index(const ember_session *session,
+                                                 const char *name, size_t *out);
+EMBER_API ember_status ember_session_output_index(const ember_session *session,
+                                                  const char *name, size_t *out);
+
+/* Number of nodes the session executes and, for node `index`, its name, operator
+ * and the backend that runs it ("cpu").
+ * Ownership: strings owned by the session, valid while it lives.  Since: 1 */
+EMBER_API ember_status ember_session_node_count(const ember_session *session, size_t *out);
+EMBER_API ember_status ember_session_node_info(const ember_session *session, size_t index,
+                                               const char **name, const char **op_type,
+                                               const char **backend);
+
+/* Bytes of the session's intermediate-tensor arena for the current plan (0 before the
+ * first plan).  Since: 1 */
+EMBER_API ember_status ember_session_arena_bytes(const ember_session *session, size_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBER_H */

@@ -1,0 +1,111 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+
+namespace ember {
+
+struct ThreadPool::Job {
+    const std::function<void(int64_t, int64_t)> *fn;
+    int64_t n;
+    int64_t chunk;
+    int64_t num_chunks;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+    int helpers_wanted;   // workers that may join (max_threads - 1)
+    int helpers_joined = 0;  // guarded by the pool mutex
+    std::atomic<int> active{0};  // workers inside the job; ++ under the pool mutex, -- under mu
+    std::mutex mu;
+    std::condition_variable finished;
+};
+
+ThreadPool::ThreadPool(int num_threads) {
+    int workers = std::max(0, num_threads - 1);
+    workers_.reserve(workers);
+    for (int i = 0; i < workers; i++) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto &t : workers_) t.join();
+}
+
+// Runs one chunk of `job`; returns false when no chunk was left to take.
+bool ThreadPool::run_one_chunk(Job *job) {
+    int64_t c = job->next.fetch_add(1, std::memory_order_relaxed);
+    if (c >= job->num_chunks) return false;
+    int64_t begin = c * job->chunk;
+    int64_t end = std::min(job->n, begin + job->chunk);
+    (*job->fn)(begin, end);
+    if (job->done.fetch_add(1, std::memory_order_acq_rel) + 1 == job->num_chunks) {
+        std::lock_guard<std::mutex> lock(job->mu);
+        job->finished.notify_all();
+    }
+    return true;
+}
+
+void ThreadPool::worker_loop() {
+    for (;;) {
+        Job *job = nullptr;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+            if (stop_) return;
+            job = jobs_.front();
+            if (++job->helpers_joined >= job->helpers_wanted) jobs_.pop_front();
+            job->active++;
+        }
+        while (run_one_chunk(job)) {
+        }
+        // The owner waits for active == 0 before the job goes out of scope.
+        std::lock_guard<std::mutex> lock(job->mu);
+        job->active--;
+        job->finished.notify_all();
+    }
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, int max_threads,
+                              const std::function<void(int64_t, int64_t)> &fn) {
+    if (n <= 0) return;
+    grain = std::max<int64_t>(1, grain);
+    int threads = max_threads <= 0 ? num_threads() : std::min(max_threads, num_threads());
+    int64_t max_chunks = (n + grain - 1) / grain;
+    if (threads <= 1 || max_chunks <= 1) {
+        fn(0, n);
+        return;
+    }
+    // A few chunks per thread balances uneven work without much overhead.
+    int64_t num_chunks = std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * 4);
+    Job job;
+    job.fn = &fn;
+    job.n = n;
+    job.chunk = (n + num_chunks - 1) / num_chunks;
+    job.num_chunks = (n + job.chunk - 1) / job.chunk;
+    job.helpers_wanted = std::min<int>(threads - 1, static_cast<int>(job.num_chunks - 1));
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        jobs_.push_back(&job);
+    }
+    if (job.helpers_wanted == 1)
+        wake_.notify_one();
+    else
+        wake_.notify_all();
+    while (run_one_chunk(&job)) {
+    }
+    {
+        // Withdraw the job if no worker took it off the queue.
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = std::find(jobs_.begin(), jobs_.end(), &job);
+        if (it != jobs_.end()) jobs_.erase(it);
+    }
+    std::unique_lock<std::mutex> lock(job.mu);
+    job.finished.wait(lock, [&] {
+        return job.done.load(std::memory_order_acquire) == job.num_chunks && job.active == 0;
+    });
+}
+
+}  // namespace ember
