@@ -1,1 +1,49 @@
-int main() { return 0; }
+// ember — the command-line tool: convert, inspect, run and benchmark models.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "api/ember.h"
+#include "tools/commands.h"
+
+namespace {
+
+void usage(FILE *f) {
+    fprintf(f,
+            "ember %s — an embeddable inference runtime\n"
+            "usage:\n"
+            "  ember convert MODEL.onnx -o MODEL.ember [--labels FILE] [--preprocess SPEC]\n"
+            "  ember info MODEL.ember [--graph]\n"
+            "  ember run MODEL.ember -i FILE [-i FILE...] -o DIR [--threads T]\n"
+            "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json]\n"
+            "  ember conformance [--tier tier1] PATH...\n"
+            "Inputs are .npy files, or raw little-endian .bin files with a .json sidecar\n"
+            "({\"dtype\": \"float32\", \"shape\": [1,3,224,224]}). Outputs are written as .npy.\n",
+            ember_version());
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+        usage(stdout);
+        return 0;
+    }
+    if (cmd == "--version") {
+        printf("ember %s (C ABI %u)\n", ember_version(), ember_api_version());
+        return 0;
+    }
+    if (cmd == "convert") return cmd_convert(argc - 2, argv + 2);
+    if (cmd == "info") return cmd_info(argc - 2, argv + 2);
+    if (cmd == "run") return cmd_run(argc - 2, argv + 2);
+    if (cmd == "bench") return cmd_bench(argc - 2, argv + 2);
+    if (cmd == "conformance") return cmd_conformance(argc - 2, argv + 2);
+    fprintf(stderr, "ember: unknown command '%s'\n", cmd.c_str());
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,505 @@
+#include "core/session.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/tensor_handle.h"
+
+namespace ember {
+
+namespace {
+
+constexpr size_t kArenaAlign = 64;
+
+size_t align_up(size_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
+
+struct PlanValue {
+    enum Kind : uint8_t { Unset, Input, Const, Folded, Arena };
+    Kind kind = Unset;
+    TensorInfo info;
+    int input_index = -1;
+    size_t bytes = 0;
+    int64_t offset = -1;
+    int32_t alias_root = -1;
+    int first = INT_MAX;
+    int last = -1;
+    std::shared_ptr<std::vector<uint8_t>> folded;
+};
+
+// One element conversion or copy around a kernel.
+struct Convert {
+    enum Kind : uint8_t { Widen, Narrow, Copy } kind;
+    DType half;  // F16 or BF16 for Widen/Narrow
+    int32_t src_value, dst_value;
+    Tensor src, dst;
+};
+
+}  // namespace
+
+struct Step {
+    const Node *node = nullptr;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<int32_t> in_values, out_values;  // plan value ids the kernel reads/writes
+    std::vector<Tensor> ins, outs;
+    std::vector<Convert> before, after;
+    int32_t scratch_value = -1;
+    void *scratch = nullptr;
+};
+
+class Plan {
+public:
+    ~Plan() { std::free(arena); }
+    std::vector<PlanValue> vals;  // graph values first, then temporaries
+    std::vector<Step> steps;
+    std::vector<Shape> input_shapes;
+    std::vector<std::pair<int, std::vector<uint8_t>>> input_values;  // shape-determining inputs
+    std::vector<std::pair<Tensor *, int>> patches;  // tensors bound to graph input k each run
+    uint8_t *arena = nullptr;
+    size_t arena_size = 0;
+    std::vector<ember_tensor> outputs;
+    std::vector<std::pair<int, int>> output_patches;  // output i is graph input k
+
+    int32_t add_temp(DType dtype, const Shape &shape, size_t bytes) {
+        PlanValue v;
+        v.kind = PlanValue::Arena;
+        v.info.dtype = dtype;
+        v.info.shape = shape;
+        v.bytes = bytes;
+        vals.push_back(std::move(v));
+        return static_cast<int32_t>(vals.size() - 1);
+    }
+};
+
+Session::Session(Model *model, const SessionOptions &opts) : model_(model), opts_(opts) {}
+Session::~Session() = default;
+
+namespace {
+
+// Values whose contents (not just shapes) planning needs: inputs named in an op's
+// value_inputs, and everything they are computed from, except through Shape/Size.
+std::vector<char> values_needed_at_plan(const Graph &g, const OpRegistry &ops) {
+    std::vector<char> need(g.values.size(), 0);
+    for (const Node &n : g.nodes) {
+        const OpSchema *s = ops.find(n.op_type, n.domain);
+        if (!s) continue;
+        for (size_t i = 0; i < n.inputs.size() && i < 64; i++)
+            if ((s->value_inputs >> i & 1) && n.inputs[i] >= 0) need[n.inputs[i]] = 1;
+    }
+    for (size_t k = g.nodes.size(); k-- > 0;) {
+        const Node &n = g.nodes[k];
+        bool any = false;
+        for (int32_t o : n.outputs) any |= o >= 0 && need[o];
+        if (!any || n.op_type == "Shape" || n.op_type == "Size") continue;
+        for (int32_t i : n.inputs)
+            if (i >= 0) need[i] = 1;
+    }
+    return need;
+}
+
+std::vector<char> live_nodes(const Graph &g, const OpRegistry &ops) {
+    std::vector<char> used(g.values.size(), 0), live(g.nodes.size(), 0);
+    for (int32_t o : g.outputs) used[o] = 1;
+    for (size_t k = g.nodes.size(); k-- > 0;) {
+        const Node &n = g.nodes[k];
+        for (int32_t o : n.outputs) live[k] |= o >= 0 && used[o];
+        if (!live[k]) continue;
+        for (int32_t i : n.inputs)
+            if (i >= 0) used[i] = 1;
+    }
+    return live;
+}
+
+bool is_shape_only_op(const Node &n) { return n.op_type == "Shape" || n.op_type == "Size"; }
+
+// Greedy offset assignment, largest first: each buffer takes the lowest offset that does
+// not overlap a placed buffer whose lifetime intersects its own.
+size_t assign_offsets(std::vector<PlanValue> &vals) {
+    std::vector<int32_t> order;
+    for (size_t i = 0; i < vals.size(); i++)
+        if (vals[i].kind == PlanValue::Arena && vals[i].alias_root < 0 && vals[i].last >= 0)
+            order.push_back(static_cast<int32_t>(i));
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        if (vals[a].bytes != vals[b].bytes) return vals[a].bytes > vals[b].bytes;
+        return vals[a].first < vals[b].first;
+    });
+    std::vector<int32_t> placed;
+    size_t total = 0;
+    for (int32_t id : order) {
+        PlanValue &v = vals[id];
+        std::vector<std::pair<size_t, size_t>> busy;
+        for (int32_t p : placed) {
+            const PlanValue &q = vals[p];
+            if (q.first <= v.last && v.first <= q.last)
+                busy.emplace_back(static_cast<size_t>(q.offset), static_cast<size_t>(q.offset) + q.bytes);
+        }
+        std::sort(busy.begin(), busy.end());
+        size_t off = 0;
+        size_t need = align_up(std::max<size_t>(v.bytes, 1));
+        for (const auto &b : busy) {
+            if (off + need <= b.first) break;
+            off = std::max(off, align_up(b.second));
+        }
+        v.offset = static_cast<int64_t>(off);
+        total = std::max(total, off + need);
+        placed.push_back(id);
+    }
+    return total;
+}
+
+void run_convert(const Convert &c) {
+    int64_t n = c.src.numel();
+    switch (c.kind) {
+        case Convert::Widen:
+            convert_half_to_float(c.half, c.src.data, static_cast<float *>(c.dst.data), n);
+            break;
+        case Convert::Narrow:
+            convert_float_to_half(c.half, static_cast<const float *>(c.src.data), c.dst.data, n);
+            break;
+        case Convert::Copy:
+            if (c.src.data != c.dst.data) std::memcpy(c.dst.data, c.src.data, c.src.nbytes());
+            break;
+    }
+}
+
+}  // namespace
+
+Status Session::init() {
+    const Graph &g = model_->graph;
+    const OpRegistry &ops = builtin_ops();
+    for (const Node &n : g.nodes) {
+        if (!ops.find(n.op_type, n.domain))
+            return errorf(EMBER_ERR_UNSUPPORTED,
+                          "node '%s': operator '%s'%s%s%s is not supported by any backend",
+                          n.name.c_str(), n.op_type.c_str(), n.domain.empty() ? "" : " (domain '",
+                          n.domain.c_str(), n.domain.empty() ? "" : "')");
+    }
+    // Plan now when every input shape is fixed.
+    std::vector<Shape> shapes;
+    for (int32_t id : g.inputs) {
+        const Value &v = g.values[id];
+        if (!v.has_shape) return Status::OK();
+        for (int64_t d : v.shape)
+            if (d < 0) return Status::OK();
+        shapes.push_back(v.shape);
+    }
+    // Inputs whose values shape the plan are only known at run time.
+    std::vector<char> need = values_needed_at_plan(g, ops);
+    for (int32_t id : g.inputs)
+        if (need[id]) return Status::OK();
+    return plan_for(shapes, nullptr);
+}
+
+Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs) {
+    const Graph &g = model_->graph;
+    const OpRegistry &ops = builtin_ops();
+    ThreadPool &pool = model_->runtime->pool();
+    std::unique_ptr<Plan> plan(new Plan());
+    plan->vals.resize(g.values.size());
+    plan->input_shapes = shapes;
+    std::vector<char> need = values_needed_at_plan(g, ops);
+    std::vector<char> live = live_nodes(g, ops);
+
+    for (size_t v = 0; v < g.values.size(); v++) {
+        const Value &gv = g.values[v];
+        if (gv.constant < 0) continue;
+        PlanValue &pv = plan->vals[v];
+        pv.kind = PlanValue::Const;
+        pv.info.dtype = gv.dtype;
+        pv.info.shape = gv.shape;
+        pv.info.value = g.constants[gv.constant].data;
+    }
+    for (size_t k = 0; k < g.inputs.size(); k++) {
+        int32_t id = g.inputs[k];
+        PlanValue &pv = plan->vals[id];
+        pv.kind = PlanValue::Input;
+        pv.input_index = static_cast<int>(k);
+        pv.info.dtype = g.values[id].dtype;
+        pv.info.shape = shapes[k];
+        if (need[id]) {
+            if (!inputs) return errorf(EMBER_ERR_INTERNAL, "planning needs input values");
+            const ember_tensor *t = inputs[k];
+            const uint8_t *p = static_cast<const uint8_t *>(t->t.data);
+            plan->input_values.emplace_back(static_cast<int>(k),
+                                            std::vector<uint8_t>(p, p + t->t.nbytes()));
+            pv.info.value = plan->input_values.back().second.data();
+        }
+    }
+    // input_values must not reallocate after pointers were taken: re-point them.
+    for (auto &iv : plan->input_values) plan->vals[g.inputs[iv.first]].info.value = iv.second.data();
+
+    for (size_t k = 0; k < g.nodes.size(); k++) {
+        if (!live[k]) continue;
+        const Node &node = g.nodes[k];
+        const OpSchema *schema = ops.find(node.op_type, node.domain);
+        std::vector<const TensorInfo *> ins(node.inputs.size(), nullptr);
+        bool all_known = true;
+        for (size_t i = 0; i < node.inputs.size(); i++) {
+            int32_t id = node.inputs[i];
+            if (id < 0) continue;
+            const PlanValue &pv = plan->vals[id];
+            if (pv.kind == PlanValue::Unset)
+                return errorf(EMBER_ERR_INTERNAL, "node '%s' reads '%s' before it is planned",
+                              node.name.c_str(), g.values[id].name.c_str());
+            ins[i] = &pv.info;
+            all_known &= pv.info.value != nullptr;
+        }
+        bool fold = is_shape_only_op(node) || all_known;
+        if (fold) {
+            std::vector<TensorInfo> outs;
+            std::vector<std::shared_ptr<std::vector<uint8_t>>> data;
+            EMBER_RETURN_IF_ERROR(evaluate_node(g, node, *schema, ins, &pool, &outs, &data));
+            for (size_t o = 0; o < node.outputs.size(); o++) {
+                int32_t id = node.outputs[o];
+                if (id < 0) continue;
+                PlanValue &pv = plan->vals[id];
+                pv.kind = PlanValue::Folded;
+                pv.info = outs[o];
+                pv.folded = data[o];
+                pv.info.value = data[o]->data();
+            }
+            continue;
+        }
+        Step step;
+        step.node = &node;
+        InferContext ctx;
+        std::vector<TensorInfo> kin, outs;
+        std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;
+        HalfBridge bridge;
+        EMBER_RETURN_IF_ERROR(infer_node(g, node, *schema, ins, &ctx, &kin, &keep, &outs, &bridge));
+        Status st = schema->create(ctx, &step.kernel);
+        if (!st.ok()) return node_error(node, st);
+        if (!step.kernel) return node_error(node, errorf(EMBER_ERR_INTERNAL, "no kernel created"));
+        int s = static_cast<int>(plan->steps.size());
+        // Inputs, widened through temporaries where the kernel needs float32.
+        step.in_values.assign(node.inputs.size(), -1);
+        for (size_t i = 0; i < node.inputs.size(); i++) {
+            int32_t id = node.inputs[i];
+            if (id < 0) continue;
+            plan->vals[id].last = std::max(plan->vals[id].last, s);
+            if (bridge.widen_input[i]) {
+                const PlanValue &src = plan->vals[id];
+                int32_t tmp = plan->add_temp(DType::F32, src.info.shape,
+                                             static_cast<size_t>(src.info.numel()) * 4);
+                plan->vals[tmp].first = plan->vals[tmp].last = s;
+                Convert c{Convert::Widen, src.info.dtype, id, tmp, {}, {}};
+                step.before.push_back(c);
+                step.in_values[i] = tmp;
+            } else {
+                step.in_values[i] = id;
+            }
+        }
+        step.out_values.assign(node.outputs.size(), -1);
+        for (size_t o = 0; o < node.outputs.size(); o++) {
+            int32_t id = node.outputs[o];
+            const TensorInfo &kinfo = ctx.outputs[o];
+            size_t kbytes = static_cast<size_t>(shape_numel(kinfo.shape)) * dtype_size(kinfo.dtype);
+            if (id < 0) {  // an omitted optional output still needs somewhere to go
+                int32_t tmp = plan->add_temp(kinfo.dtype, kinfo.shape, kbytes);
+                plan->vals[tmp].first = plan->vals[tmp].last = s;
+                step.out_values[o] = tmp;
+                continue;
+            }
+            PlanValue &pv = plan->vals[id];
+            pv.kind = PlanValue::Arena;
+            pv.info = outs[o];
+            pv.bytes = static_cast<size_t>(shape_numel(outs[o].shape)) * dtype_size(outs[o].dtype);
+            pv.first = s;
+            pv.last = std::max(pv.last, s);
+            if (bridge.narrow_output[o]) {
+                int32_t tmp = plan->add_temp(DType::F32, kinfo.shape, kbytes);
+                plan->vals[tmp].first = plan->vals[tmp].last = s;
+                Convert c{Convert::Narrow, outs[o].dtype, tmp, id, {}, {}};
+                step.after.push_back(c);
+                step.out_values[o] = tmp;
+            } else {
+                step.out_values[o] = id;
+                if (o == 0 && schema->may_alias_input0 && !bridge.active() && node.has_input(0)) {
+                    int32_t in0 = node.inputs[0];
+                    const PlanValue &src = plan->vals[in0];
+                    if (src.kind == PlanValue::Arena && src.bytes == pv.bytes)
+                        pv.alias_root = src.alias_root >= 0 ? src.alias_root : in0;
+                }
+            }
+        }
+        size_t scratch = step.kernel->scratch_bytes();
+        if (scratch) {
+            step.scratch_value = plan->add_temp(DType::U8, {static_cast<int64_t>(scratch)}, scratch);
+            plan->vals[step.scratch_value].first = plan->vals[step.scratch_value].last = s;
+        }
+        plan->steps.push_back(std::move(step));
+    }
+
+    // Graph outputs live to the end; an output that is a graph input is copied.
+    int end = static_cast<int>(plan->steps.size());
+    for (size_t i = 0; i < g.outputs.size(); i++) {
+        int32_t id = g.outputs[i];
+        PlanValue &pv = plan->vals[id];
+        if (pv.kind == PlanValue::Arena) pv.last = end;
+    }
+    // Aliases keep their root alive as long as themselves.
+    for (PlanValue &v : plan->vals) {
+        if (v.alias_root < 0) continue;
+        PlanValue &r = plan->vals[v.alias_root];
+        r.last = std::max(r.last, v.last);
+    }
+    size_t arena_size = assign_offsets(plan->vals);
+    for (PlanValue &v : plan->vals)
+        if (v.alias_root >= 0) v.offset = plan->vals[v.alias_root].offset;
+    if (opts_.max_arena_bytes > 0 && arena_size > static_cast<size_t>(opts_.max_arena_bytes))
+        return errorf(EMBER_ERR_OUT_OF_MEMORY,
+                      "the plan needs a %zu-byte arena, above the session cap of %lld bytes",
+                      arena_size, static_cast<long long>(opts_.max_arena_bytes));
+    // Output copies of graph inputs get their own buffers after the arena.
+    size_t out_copy = arena_size;
+    std::vector<std::pair<size_t, size_t>> copies;  // output index, offset
+    for (size_t i = 0; i < g.outputs.size(); i++) {
+        const PlanValue &pv = plan->vals[g.outputs[i]];
+        if (pv.kind != PlanValue::Input) continue;
+        size_t bytes = static_cast<size_t>(pv.info.numel()) * dtype_size(pv.info.dtype);
+        copies.emplace_back(i, out_copy);
+        out_copy += align_up(std::max<size_t>(bytes, 1));
+    }
+    plan->arena_size = out_copy;
+    plan->arena = static_cast<uint8_t *>(std::aligned_alloc(kArenaAlign, align_up(std::max<size_t>(out_copy, 1))));
+    if (!plan->arena)
+        return errorf(EMBER_ERR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", out_copy);
+
+    auto bind = [&](int32_t id, Tensor *t) {
+        const PlanValue &pv = plan->vals[id];
+        t->dtype = pv.info.dtype;
+        t->shape = pv.info.shape;
+        switch (pv.kind) {
+            case PlanValue::Arena: t->data = plan->arena + pv.offset; break;
+            case PlanValue::Input: t->data = nullptr; plan->patches.emplace_back(t, pv.input_index); break;
+            default: t->data = const_cast<void *>(pv.info.value); break;
+        }
+    };
+    for (Step &step : plan->steps) {
+        step.ins.resize(step.in_values.size());
+        step.outs.resize(step.out_values.size());
+        for (Convert &c : step.before) { bind(c.src_value, &c.src); bind(c.dst_value, &c.dst); }
+        for (Convert &c : step.after) { bind(c.src_value, &c.src); bind(c.dst_value, &c.dst); }
+        for (size_t i = 0; i < step.in_values.size(); i++)
+            if (step.in_values[i] >= 0) bind(step.in_values[i], &step.ins[i]);
+        for (size_t o = 0; o < step.out_values.size(); o++) bind(step.out_values[o], &step.outs[o]);
+        if (step.scratch_value >= 0) step.scratch = plan->arena + plan->vals[step.scratch_value].offset;
+    }
+    // Patches were recorded with pointers into steps' vectors, which no longer move.
+    plan->outputs.resize(g.outputs.size());
+    for (size_t i = 0; i < g.outputs.size(); i++) {
+        const PlanValue &pv = plan->vals[g.outputs[i]];
+        ember_tensor &t = plan->outputs[i];
+        t.t.dtype = pv.info.dtype;
+        t.t.shape = pv.info.shape;
+        t.t.data = pv.kind == PlanValue::Arena ? plan->arena + pv.offset
+                                               : const_cast<void *>(pv.info.value);
+        t.capacity = t.t.nbytes();
+    }
+    for (const auto &c : copies) {
+        ember_tensor &t = plan->outputs[c.first];
+        t.t.data = plan->arena + c.second;
+        plan->output_patches.emplace_back(static_cast<int>(c.first),
+                                          plan->vals[g.outputs[c.first]].input_index);
+    }
+    plan_ = std::move(plan);
+    return Status::OK();
+}
+
+Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
+    const Graph &g = model_->graph;
+    have_outputs_ = false;
+    if (n_inputs != g.inputs.size())
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "the model has %zu inputs, %zu were given",
+                      g.inputs.size(), n_inputs);
+    if (n_inputs && !inputs) return errorf(EMBER_ERR_INVALID_ARGUMENT, "inputs is NULL");
+    bool same = plan_ != nullptr;
+    for (size_t k = 0; k < n_inputs; k++) {
+        const ember_tensor *t = inputs[k];
+        const Value &v = g.values[g.inputs[k]];
+        if (!t) return errorf(EMBER_ERR_INVALID_ARGUMENT, "input %zu ('%s') is NULL", k, v.name.c_str());
+        if (t->t.dtype != v.dtype)
+            return errorf(EMBER_ERR_SHAPE, "input %zu ('%s') must be %s, got %s", k, v.name.c_str(),
+                          dtype_name(v.dtype), dtype_name(t->t.dtype));
+        if (v.has_shape) {
+            bool ok = t->t.shape.size() == v.shape.size();
+            for (size_t d = 0; ok && d < v.shape.size(); d++)
+                ok = v.shape[d] < 0 || v.shape[d] == t->t.shape[d];
+            if (!ok)
+                return errorf(EMBER_ERR_SHAPE, "input %zu ('%s') has shape %s, the model expects %s",
+                              k, v.name.c_str(), shape_str(t->t.shape).c_str(),
+                              shape_str(v.shape).c_str());
+        }
+        if (t->t.numel() > 0 && !t->t.data)
+            return errorf(EMBER_ERR_INVALID_ARGUMENT, "input %zu ('%s') has no data", k, v.name.c_str());
+        if (same && t->t.shape != plan_->input_shapes[k]) same = false;
+    }
+    if (same) {
+        for (const auto &iv : plan_->input_values) {
+            const Tensor &t = inputs[iv.first]->t;
+            if (t.nbytes() != iv.second.size() || std::memcmp(t.data, iv.second.data(), iv.second.size()) != 0) {
+                same = false;
+                break;
+            }
+        }
+    }
+    if (!same) {
+        std::vector<Shape> shapes;
+        for (size_t k = 0; k < n_inputs; k++) shapes.push_back(inputs[k]->t.shape);
+        plan_.reset();
+        EMBER_RETURN_IF_ERROR(plan_for(shapes, inputs));
+    }
+    Plan &p = *plan_;
+    for (auto &patch : p.patches) patch.first->data = inputs[patch.second]->t.data;
+    ThreadPool &pool = model_->runtime->pool();
+    int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
+                                        : pool.num_threads();
+    for (Step &step : p.steps) {
+        for (const Convert &c : step.before) run_convert(c);
+        KernelIO io;
+        io.inputs = step.ins.data();
+        io.num_inputs = step.ins.size();
+        io.outputs = step.outs.data();
+        io.num_outputs = step.outs.size();
+        io.scratch = step.scratch;
+        io.pool = &pool;
+        io.max_threads = threads;
+        Status st = step.kernel->run(io);
+        if (!st.ok()) return node_error(*step.node, st);
+        for (const Convert &c : step.after) run_convert(c);
+    }
+    for (const auto &op : p.output_patches) {
+        ember_tensor &t = p.outputs[op.first];
+        std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
+    }
+    have_outputs_ = true;
+    return Status::OK();
+}
+
+Status Session::output(size_t index, const ember_tensor **out) const {
+    if (!have_outputs_ || !plan_)
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "no successful run yet: outputs are not available");
+    if (index >= plan_->outputs.size())
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "output index %zu out of range (the model has %zu)",
+                      index, plan_->outputs.size());
+    *out = &plan_->outputs[index];
+    return Status::OK();
+}
+
+size_t Session::node_count() const { return model_->graph.nodes.size(); }
+
+Status Session::node_info(size_t index, const char **name, const char **op, const char **backend) const {
+    const Graph &g = model_->graph;
+    if (index >= g.nodes.size())
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "node index %zu out of range (%zu nodes)", index,
+                      g.nodes.size());
+    if (name) *name = g.nodes[index].name.c_str();
+    if (op) *op = g.nodes[index].op_type.c_str();
+    if (backend) *backend = "cpu";
+    return Status::OK();
+}
+
+size_t Session::arena_bytes() const { return plan_ ? plan_->arena_size : 0; }
+
+}  // namespace ember

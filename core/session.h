@@ -1,0 +1,57 @@
+// session.h — a compiled model: the plan (which kernel runs when, where each tensor
+// lives in the arena) and the executor that walks it.
+//
+// Planning happens at session creation when every input shape is fixed, otherwise on
+// the first run, and again only when input shapes (or the values of the few inputs
+// that determine shapes, such as a Reshape target fed as a graph input) change. A run
+// with an unchanged plan allocates nothing: tensors, kernel arguments and output
+// handles are all prepared by the plan.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/ember.h"
+#include "core/node_eval.h"
+#include "core/op.h"
+#include "core/runtime.h"
+
+struct ember_tensor;
+
+namespace ember {
+
+struct SessionOptions {
+    std::string backends = "auto";
+    int num_threads = 0;
+    int64_t max_arena_bytes = 0;
+};
+
+class Plan;
+
+class Session {
+public:
+    Session(Model *model, const SessionOptions &opts);
+    ~Session();
+
+    // Checks support for every node; plans now if all input shapes are fixed.
+    Status init();
+    // Runs on `inputs` (graph-input order).
+    Status run(const ember_tensor *const *inputs, size_t n_inputs);
+    Status output(size_t index, const ember_tensor **out) const;
+
+    Model *model() const { return model_; }
+    size_t node_count() const;
+    Status node_info(size_t index, const char **name, const char **op, const char **backend) const;
+    size_t arena_bytes() const;
+
+private:
+    Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs);
+
+    Model *model_;
+    SessionOptions opts_;
+    std::unique_ptr<Plan> plan_;
+    bool have_outputs_ = false;
+};
+
+}  // namespace ember
