@@ -61,7 +61,7 @@ int32_t Graph::add_constant(const std::string &name, DType dtype, const Shape &s
     v.shape = shape;
     v.dim_names.assign(shape.size(), "");
     ConstData c;
-    c.owned = std::make_shared<std::vector<uint8_t>>(nbytes);
+    c.owned = std::make_shared<std::vector<uint8_t>>(nbytes ? nbytes : 1);  // never a null data pointer
     if (nbytes) std::memcpy(c.owned->data(), bytes, nbytes);
     c.data = c.owned->data();
     c.nbytes = nbytes;

@@ -35,7 +35,8 @@ Status fold_constants(Graph *g) {
             }
             infos[i].dtype = g->values[id].dtype;
             infos[i].shape = g->values[id].shape;
-            infos[i].value = c->data;
+            static const uint8_t empty[8] = {0};
+            infos[i].value = c->data ? c->data : empty;
             ins[i] = &infos[i];
         }
         // Shape/Size of a value with a fully known shape folds too.
@@ -103,7 +104,8 @@ Status infer_pass(const Graph &g, const std::map<std::string, int64_t> &subst, i
         if (gv.constant < 0) continue;
         (*infos)[v].dtype = gv.dtype;
         (*infos)[v].shape = gv.shape;
-        (*infos)[v].value = g.constants[gv.constant].data;
+        static const uint8_t empty[8] = {0};
+        (*infos)[v].value = g.constants[gv.constant].data ? g.constants[gv.constant].data : empty;
         (*known)[v] = 1;
     }
     for (int32_t id : g.inputs) {

@@ -13,6 +13,9 @@ namespace {
 
 constexpr size_t kArenaAlign = 64;
 
+// Empty tensors still need a non-null "value" so that planning knows them.
+alignas(64) const uint8_t kEmptyValue[64] = {0};
+
 size_t align_up(size_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
 
 struct PlanValue {
@@ -208,7 +211,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         pv.kind = PlanValue::Const;
         pv.info.dtype = gv.dtype;
         pv.info.shape = gv.shape;
-        pv.info.value = g.constants[gv.constant].data;
+        pv.info.value = g.constants[gv.constant].data ? g.constants[gv.constant].data : kEmptyValue;
     }
     for (size_t k = 0; k < g.inputs.size(); k++) {
         int32_t id = g.inputs[k];
@@ -227,7 +230,8 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         }
     }
     // input_values must not reallocate after pointers were taken: re-point them.
-    for (auto &iv : plan->input_values) plan->vals[g.inputs[iv.first]].info.value = iv.second.data();
+    for (auto &iv : plan->input_values)
+        plan->vals[g.inputs[iv.first]].info.value = iv.second.empty() ? kEmptyValue : iv.second.data();
 
     for (size_t k = 0; k < g.nodes.size(); k++) {
         if (!live[k]) continue;
@@ -438,7 +442,8 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
     if (same) {
         for (const auto &iv : plan_->input_values) {
             const Tensor &t = inputs[iv.first]->t;
-            if (t.nbytes() != iv.second.size() || std::memcmp(t.data, iv.second.data(), iv.second.size()) != 0) {
+            if (t.nbytes() != iv.second.size() ||
+                (!iv.second.empty() && std::memcmp(t.data, iv.second.data(), iv.second.size()) != 0)) {
                 same = false;
                 break;
             }
@@ -471,7 +476,7 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
     }
     for (const auto &op : p.output_patches) {
         ember_tensor &t = p.outputs[op.first];
-        std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
+        if (t.t.nbytes()) std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
     }
     have_outputs_ = true;
     return Status::OK();

@@ -1,7 +1,9 @@
 // `ember run MODEL.ember -i FILE [-i FILE...] -o DIR`
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -9,23 +11,61 @@
 #include "tools/commands.h"
 #include "tools/tensor_io.h"
 
+namespace {
+
+// Prints the K largest scores of each batch row of a float output, with labels from the
+// model's "labels" metadata when it has one per score.
+void print_top(ember_model *model, const ember_tensor *t, const char *name, int k) {
+    if (ember_tensor_dtype(t) != EMBER_DTYPE_FLOAT32 || ember_tensor_rank(t) == 0) return;
+    std::vector<std::string> labels;
+    const char *text = nullptr;
+    size_t size = 0;
+    if (ember_model_metadata(model, "labels", &text, &size) == EMBER_OK) {
+        std::string all(text, size), line;
+        for (char c : all) {
+            if (c == '\n') { labels.push_back(line); line.clear(); }
+            else line += c;
+        }
+        if (!line.empty()) labels.push_back(line);
+    }
+    const float *v = static_cast<const float *>(ember_tensor_data_const(t));
+    int64_t batch = ember_tensor_dims(t)[0];
+    int64_t per = batch > 0 ? ember_tensor_element_count(t) / batch : 0;
+    for (int64_t b = 0; b < batch; b++) {
+        std::vector<int64_t> idx(per);
+        for (int64_t i = 0; i < per; i++) idx[i] = i;
+        int64_t kk = std::min<int64_t>(k, per);
+        std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+                          [&](int64_t a, int64_t c) { return v[b * per + a] > v[b * per + c]; });
+        printf("%s[%lld] top-%lld:\n", name, static_cast<long long>(b), static_cast<long long>(kk));
+        for (int64_t j = 0; j < kk; j++) {
+            int64_t i = idx[j];
+            printf("  %5lld  %10.6f  %s\n", static_cast<long long>(i), v[b * per + i],
+                   static_cast<int64_t>(labels.size()) == per ? labels[i].c_str() : "");
+        }
+    }
+}
+
+}  // namespace
+
 int cmd_run(int argc, char **argv) {
     std::string model_path, out_dir;
     std::vector<std::string> inputs;
-    int threads = 0;
+    int threads = 0, top = 0;
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
         if ((a == "-i" || a == "--input") && i + 1 < argc) inputs.push_back(argv[++i]);
         else if ((a == "-o" || a == "--output") && i + 1 < argc) out_dir = argv[++i];
         else if (a == "--threads" && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (a == "--top" && i + 1 < argc) top = atoi(argv[++i]);
         else if (model_path.empty() && a[0] != '-') model_path = a;
         else {
             fprintf(stderr, "ember run: unexpected argument '%s'\n", a.c_str());
             return 2;
         }
     }
-    if (model_path.empty() || out_dir.empty()) {
-        fprintf(stderr, "usage: ember run MODEL.ember -i FILE [-i FILE...] -o DIR [--threads T]\n");
+    if (model_path.empty() || (out_dir.empty() && top <= 0)) {
+        fprintf(stderr, "usage: ember run MODEL.ember -i FILE [-i FILE...] (-o DIR | --top K) [--threads T]\n");
         return 2;
     }
     ember_runtime_options ro{};
@@ -65,7 +105,7 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "ember run: %s\n", ember_last_error());
         goto done;
     }
-    mkdir(out_dir.c_str(), 0755);
+    if (!out_dir.empty()) mkdir(out_dir.c_str(), 0755);
     ember_model_output_count(model, &n_out);
     for (size_t k = 0; k < n_out; k++) {
         const ember_tensor *t = nullptr;
@@ -76,6 +116,8 @@ int cmd_run(int argc, char **argv) {
         std::string name = info.name;
         for (char &c : name)
             if (c == '/' || c == '\\' || c == ':') c = '_';
+        if (top > 0) print_top(model, t, info.name, top);
+        if (out_dir.empty()) continue;
         std::string path = out_dir + "/" + name + ".npy";
         std::string err;
         if (!tools::write_npy(path, ember_tensor_dtype(t), ember_tensor_dims(t), ember_tensor_rank(t),

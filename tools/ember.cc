@@ -14,7 +14,7 @@ void usage(FILE *f) {
             "usage:\n"
             "  ember convert MODEL.onnx -o MODEL.ember [--labels FILE] [--preprocess SPEC]\n"
             "  ember info MODEL.ember [--graph]\n"
-            "  ember run MODEL.ember -i FILE [-i FILE...] -o DIR [--threads T]\n"
+            "  ember run MODEL.ember -i FILE [-i FILE...] [-o DIR] [--top K] [--threads T]\n"
             "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json]\n"
             "  ember conformance [--tier tier1] PATH...\n"
             "Inputs are .npy files, or raw little-endian .bin files with a .json sidecar\n"
