@@ -44,7 +44,7 @@ Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
                   const std::vector<const TensorInfo *> &inputs, InferContext *kernel_ctx,
                   std::vector<TensorInfo> *kernel_inputs,
                   std::vector<std::shared_ptr<std::vector<uint8_t>>> *scratch_values,
-                  std::vector<TensorInfo> *outputs, HalfBridge *bridge) {
+                  std::vector<TensorInfo> *outputs, HalfBridge *bridge, bool widen_all_half) {
     bridge->widen_input.assign(inputs.size(), 0);
     bridge->narrow_output.assign(node.outputs.size(), 0);
     kernel_inputs->assign(inputs.size(), TensorInfo());
@@ -52,7 +52,7 @@ Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
     for (size_t i = 0; i < inputs.size(); i++) {
         if (!inputs[i]) continue;
         (*kernel_inputs)[i] = *inputs[i];
-        if (!schema.f16_native && is_half(inputs[i]->dtype)) {
+        if ((!schema.f16_native || widen_all_half) && is_half(inputs[i]->dtype)) {
             bridge->widen_input[i] = 1;
             half_type = inputs[i]->dtype;
             TensorInfo &k = (*kernel_inputs)[i];

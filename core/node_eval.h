@@ -24,11 +24,14 @@ struct HalfBridge {
 // (`kernel_inputs` holds the widened infos, values converted into `scratch_values`),
 // `bridge` records the conversions and `outputs` keep the float16 dtype the graph sees.
 // On return `kernel_ctx` is the context the kernel must be created with.
+// `widen_all_half`: widen float16 inputs even for f16_native ops (used when another input
+// already holds float32 data for a float16 value, so that the dtypes agree).
 Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
                   const std::vector<const TensorInfo *> &inputs, InferContext *kernel_ctx,
                   std::vector<TensorInfo> *kernel_inputs,
                   std::vector<std::shared_ptr<std::vector<uint8_t>>> *scratch_values,
-                  std::vector<TensorInfo> *outputs, HalfBridge *bridge);
+                  std::vector<TensorInfo> *outputs, HalfBridge *bridge,
+                  bool widen_all_half = false);
 
 // Evaluates `node` now on inputs whose values are all known; returns the outputs'
 // infos and data (owned buffers).

@@ -28,6 +28,10 @@ struct PlanValue {
     int32_t alias_root = -1;
     int first = INT_MAX;
     int last = -1;
+    // The graph says float16 but the plan keeps float32 here: chains of kernels without
+    // native half support pass float32 to each other and round only at graph outputs
+    // (what ONNX Runtime's cast elimination does; one rounding instead of one per node).
+    bool held = false;
     std::shared_ptr<std::vector<uint8_t>> folded;
 };
 
@@ -63,6 +67,7 @@ public:
     size_t arena_size = 0;
     std::vector<ember_tensor> outputs;
     std::vector<std::pair<int, int>> output_patches;  // output i is graph input k
+    std::vector<Convert> final_converts;  // held float32 graph outputs -> float16
 
     int32_t add_temp(DType dtype, const Shape &shape, size_t bytes) {
         PlanValue v;
@@ -199,6 +204,11 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     const OpRegistry &ops = builtin_ops();
     ThreadPool &pool = model_->runtime->pool();
     std::unique_ptr<Plan> plan(new Plan());
+    // Reserve every temporary up front (widened inputs, omitted outputs, scratch, narrowed
+    // graph outputs) so references into vals stay valid while planning.
+    size_t temps = g.outputs.size();
+    for (const Node &n : g.nodes) temps += n.inputs.size() + n.outputs.size() + 1;
+    plan->vals.reserve(g.values.size() + temps);
     plan->vals.resize(g.values.size());
     plan->input_shapes = shapes;
     std::vector<char> need = values_needed_at_plan(g, ops);
@@ -238,7 +248,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         const Node &node = g.nodes[k];
         const OpSchema *schema = ops.find(node.op_type, node.domain);
         std::vector<const TensorInfo *> ins(node.inputs.size(), nullptr);
-        bool all_known = true;
+        bool all_known = true, any_held = false;
         for (size_t i = 0; i < node.inputs.size(); i++) {
             int32_t id = node.inputs[i];
             if (id < 0) continue;
@@ -248,6 +258,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
                               node.name.c_str(), g.values[id].name.c_str());
             ins[i] = &pv.info;
             all_known &= pv.info.value != nullptr;
+            any_held |= pv.held;
         }
         bool fold = is_shape_only_op(node) || all_known;
         if (fold) {
@@ -271,7 +282,8 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         std::vector<TensorInfo> kin, outs;
         std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;
         HalfBridge bridge;
-        EMBER_RETURN_IF_ERROR(infer_node(g, node, *schema, ins, &ctx, &kin, &keep, &outs, &bridge));
+        EMBER_RETURN_IF_ERROR(
+            infer_node(g, node, *schema, ins, &ctx, &kin, &keep, &outs, &bridge, any_held));
         Status st = schema->create(ctx, &step.kernel);
         if (!st.ok()) return node_error(node, st);
         if (!step.kernel) return node_error(node, errorf(EMBER_ERR_INTERNAL, "no kernel created"));
@@ -283,11 +295,12 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
             if (id < 0) continue;
             plan->vals[id].last = std::max(plan->vals[id].last, s);
             if (bridge.widen_input[i]) {
-                const PlanValue &src = plan->vals[id];
-                int32_t tmp = plan->add_temp(DType::F32, src.info.shape,
-                                             static_cast<size_t>(src.info.numel()) * 4);
+                // Copies: add_temp() may reallocate plan->vals.
+                const DType half = plan->vals[id].info.dtype;
+                const Shape shape = plan->vals[id].info.shape;
+                int32_t tmp = plan->add_temp(DType::F32, shape, static_cast<size_t>(shape_numel(shape)) * 4);
                 plan->vals[tmp].first = plan->vals[tmp].last = s;
-                Convert c{Convert::Widen, src.info.dtype, id, tmp, {}, {}};
+                Convert c{Convert::Widen, half, id, tmp, {}, {}};
                 step.before.push_back(c);
                 step.in_values[i] = tmp;
             } else {
@@ -308,15 +321,16 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
             PlanValue &pv = plan->vals[id];
             pv.kind = PlanValue::Arena;
             pv.info = outs[o];
-            pv.bytes = static_cast<size_t>(shape_numel(outs[o].shape)) * dtype_size(outs[o].dtype);
             pv.first = s;
             pv.last = std::max(pv.last, s);
-            if (bridge.narrow_output[o]) {
-                int32_t tmp = plan->add_temp(DType::F32, kinfo.shape, kbytes);
-                plan->vals[tmp].first = plan->vals[tmp].last = s;
-                Convert c{Convert::Narrow, outs[o].dtype, tmp, id, {}, {}};
-                step.after.push_back(c);
-                step.out_values[o] = tmp;
+            bool graph_half = g.values[id].dtype == DType::F16 || g.values[id].dtype == DType::BF16;
+            if (bridge.narrow_output[o] || (any_held && kinfo.dtype == DType::F32 && graph_half)) {
+                pv.held = true;
+                pv.info.dtype = DType::F32;
+            }
+            pv.bytes = static_cast<size_t>(shape_numel(pv.info.shape)) * dtype_size(pv.info.dtype);
+            if (pv.held) {
+                step.out_values[o] = id;
             } else {
                 step.out_values[o] = id;
                 if (o == 0 && schema->may_alias_input0 && !bridge.active() && node.has_input(0)) {
@@ -335,12 +349,23 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         plan->steps.push_back(std::move(step));
     }
 
-    // Graph outputs live to the end; an output that is a graph input is copied.
+    // Graph outputs live to the end; an output that is a graph input is copied, and one
+    // held in float32 is rounded to its float16 type once, into its own buffer.
     int end = static_cast<int>(plan->steps.size());
+    std::vector<int32_t> output_value(g.outputs.size());
     for (size_t i = 0; i < g.outputs.size(); i++) {
         int32_t id = g.outputs[i];
         PlanValue &pv = plan->vals[id];
         if (pv.kind == PlanValue::Arena) pv.last = end;
+        output_value[i] = id;
+        if (pv.held) {
+            DType half = g.values[id].dtype;
+            const Shape shape = pv.info.shape;
+            int32_t tmp = plan->add_temp(half, shape, static_cast<size_t>(shape_numel(shape)) * 2);
+            plan->vals[tmp].first = plan->vals[tmp].last = end;
+            plan->final_converts.push_back(Convert{Convert::Narrow, half, id, tmp, {}, {}});
+            output_value[i] = tmp;
+        }
     }
     // Aliases keep their root alive as long as themselves.
     for (PlanValue &v : plan->vals) {
@@ -390,10 +415,11 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         for (size_t o = 0; o < step.out_values.size(); o++) bind(step.out_values[o], &step.outs[o]);
         if (step.scratch_value >= 0) step.scratch = plan->arena + plan->vals[step.scratch_value].offset;
     }
+    for (Convert &c : plan->final_converts) { bind(c.src_value, &c.src); bind(c.dst_value, &c.dst); }
     // Patches were recorded with pointers into steps' vectors, which no longer move.
     plan->outputs.resize(g.outputs.size());
     for (size_t i = 0; i < g.outputs.size(); i++) {
-        const PlanValue &pv = plan->vals[g.outputs[i]];
+        const PlanValue &pv = plan->vals[output_value[i]];
         ember_tensor &t = plan->outputs[i];
         t.t.dtype = pv.info.dtype;
         t.t.shape = pv.info.shape;
@@ -474,6 +500,7 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         if (!st.ok()) return node_error(*step.node, st);
         for (const Convert &c : step.after) run_convert(c);
     }
+    for (const Convert &c : p.final_converts) run_convert(c);
     for (const auto &op : p.output_patches) {
         ember_tensor &t = p.outputs[op.first];
         if (t.t.nbytes()) std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
