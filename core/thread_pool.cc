@@ -6,7 +6,7 @@
 namespace ember {
 
 struct ThreadPool::Job {
-    const std::function<void(int64_t, int64_t)> *fn;
+    const RangeFn *fn;
     int64_t n;
     int64_t chunk;
     int64_t num_chunks;
@@ -17,7 +17,28 @@ struct ThreadPool::Job {
     std::atomic<int> active{0};  // workers inside the job; ++ under the pool mutex, -- under mu
     std::mutex mu;
     std::condition_variable finished;
+    Job *link = nullptr;     // queue link, guarded by the pool mutex
 };
+
+void ThreadPool::push_job(Job *job) {
+    job->link = nullptr;
+    if (jobs_tail_)
+        jobs_tail_->link = job;
+    else
+        jobs_head_ = job;
+    jobs_tail_ = job;
+}
+
+void ThreadPool::remove_job(Job *job) {
+    Job *prev = nullptr;
+    for (Job *j = jobs_head_; j; prev = j, j = j->link) {
+        if (j != job) continue;
+        (prev ? prev->link : jobs_head_) = j->link;
+        if (jobs_tail_ == j) jobs_tail_ = prev;
+        j->link = nullptr;
+        return;
+    }
+}
 
 ThreadPool::ThreadPool(int num_threads) {
     int workers = std::max(0, num_threads - 1);
@@ -53,10 +74,10 @@ void ThreadPool::worker_loop() {
         Job *job = nullptr;
         {
             std::unique_lock<std::mutex> lock(mu_);
-            wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+            wake_.wait(lock, [this] { return stop_ || jobs_head_ != nullptr; });
             if (stop_) return;
-            job = jobs_.front();
-            if (++job->helpers_joined >= job->helpers_wanted) jobs_.pop_front();
+            job = jobs_head_;
+            if (++job->helpers_joined >= job->helpers_wanted) remove_job(job);
             job->active++;
         }
         while (run_one_chunk(job)) {
@@ -68,8 +89,7 @@ void ThreadPool::worker_loop() {
     }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, int max_threads,
-                              const std::function<void(int64_t, int64_t)> &fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, int max_threads, RangeFn fn) {
     if (n <= 0) return;
     grain = std::max<int64_t>(1, grain);
     int threads = max_threads <= 0 ? num_threads() : std::min(max_threads, num_threads());
@@ -88,7 +108,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, int max_threads,
     job.helpers_wanted = std::min<int>(threads - 1, static_cast<int>(job.num_chunks - 1));
     {
         std::lock_guard<std::mutex> lock(mu_);
-        jobs_.push_back(&job);
+        push_job(&job);
     }
     if (job.helpers_wanted == 1)
         wake_.notify_one();
@@ -99,8 +119,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, int max_threads,
     {
         // Withdraw the job if no worker took it off the queue.
         std::lock_guard<std::mutex> lock(mu_);
-        auto it = std::find(jobs_.begin(), jobs_.end(), &job);
-        if (it != jobs_.end()) jobs_.erase(it);
+        remove_job(&job);
     }
     std::unique_lock<std::mutex> lock(job.mu);
     job.finished.wait(lock, [&] {

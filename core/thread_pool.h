@@ -8,13 +8,32 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace ember {
+
+// A non-owning reference to a callable taking (begin, end). Unlike std::function it never
+// allocates, so kernels can hand any lambda to parallel_for inside a run. The callable
+// must outlive the call it is passed to (a lambda argument always does).
+class RangeFn {
+public:
+    template <typename F, typename = typename std::enable_if<
+                              !std::is_same<typename std::decay<F>::type, RangeFn>::value>::type>
+    RangeFn(const F &f) : obj_(&f), call_(&invoke<F>) {}  // NOLINT: implicit on purpose
+    void operator()(int64_t begin, int64_t end) const { call_(obj_, begin, end); }
+
+private:
+    template <typename F>
+    static void invoke(const void *obj, int64_t begin, int64_t end) {
+        (*static_cast<const F *>(obj))(begin, end);
+    }
+    const void *obj_;
+    void (*call_)(const void *, int64_t, int64_t);
+};
 
 class ThreadPool {
 public:
@@ -29,18 +48,20 @@ public:
     // Calls fn(begin, end) over disjoint ranges covering [0, n), each at least `grain`
     // long (except the last), on at most `max_threads` threads (<= 0: all). Returns
     // when every range is done. fn must not throw.
-    void parallel_for(int64_t n, int64_t grain, int max_threads,
-                      const std::function<void(int64_t, int64_t)> &fn);
+    void parallel_for(int64_t n, int64_t grain, int max_threads, RangeFn fn);
 
 private:
     struct Job;
     void worker_loop();
     static bool run_one_chunk(Job *job);
+    void push_job(Job *job);    // under mu_
+    void remove_job(Job *job);  // under mu_; no-op if absent
 
     std::vector<std::thread> workers_;
     std::mutex mu_;
     std::condition_variable wake_;
-    std::deque<Job *> jobs_;
+    Job *jobs_head_ = nullptr;  // intrusive FIFO of open jobs: queueing never allocates
+    Job *jobs_tail_ = nullptr;
     bool stop_ = false;
 };
 

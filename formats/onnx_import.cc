@@ -13,9 +13,21 @@
 //      and remove_dead_nodes.
 // The result is written to *out only when everything succeeded.
 //
+// Choices worth knowing:
+// - A graph input that also has an initializer is a constant, whatever the IR version
+//   (IR >= 4 calls it an overridable default; Ember does not override constants).
+// - value_info only gives dtype hints, for the rewrites that create a constant of an
+//   input's dtype (Clip < 11 min/max, Pad < 11 value). Hints also flow through ops that
+//   keep their input's dtype; where nothing is known, float32 is assumed (Clip-6 and
+//   Pad-2 take float types only, and float32 is what exporters of that era produced).
+// - Subgraph (GRAPH) attributes, sparse tensors, strings and external data are refused
+//   with EMBER_ERR_UNSUPPORTED; nothing is silently dropped except `consumed_inputs`
+//   (an opset-1 memory hint) and Gemm < 7's `broadcast` (implied since opset 7).
+//
 // Byte order: tensor raw_data is little-endian; so is every host Ember builds for.
 #include "formats/onnx_import.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -792,10 +804,6 @@ void set_input(Node *n, size_t index, int32_t id) {
     n->inputs[index] = id;
 }
 
-void trim_omitted_inputs(Node *n) {
-    while (!n->inputs.empty() && n->inputs.back() < 0) n->inputs.pop_back();
-}
-
 std::vector<int64_t> attr_as_ints(const Attribute &a) {
     if (a.type == AttrType::Ints) return a.ints;
     if (a.type == AttrType::Int) return {a.i};
@@ -922,7 +930,6 @@ Status Importer::rewrite_legacy(Node *n, int64_t version) {
         }
     }
     if (op == "Upsample" || (op == "Resize" && version < 11)) return rewrite_to_resize(n, version);
-    trim_omitted_inputs(n);
     return Status::OK();
 }
 

@@ -425,7 +425,6 @@ Status FileReader::check_overlaps_and_gaps() {
 Status FileReader::verify_checksums() {
     if (!opts_.verify_checksums) return Status::OK();
     for (const auto &s : sections_) {
-        if (s.kind == kSectionData) continue;
         uint32_t got = crc32c(data_ + s.offset, s.size);
         if (got != s.crc) {
             const char *n = section_kind_name(s.kind);

@@ -214,7 +214,8 @@ Status encode_graph(const Graph &g, Encoder *e) {
     e->u32(static_cast<uint32_t>(g.outputs.size()));
     for (size_t i = 0; i < g.values.size(); i++)
         EMBER_RETURN_IF_ERROR(encode_value(g.values[i], i, e));
-    for (size_t i = 0; i < g.nodes.size(); i++) EMBER_RETURN_IF_ERROR(encode_node(g.nodes[i], i, e));
+    for (size_t i = 0; i < g.nodes.size(); i++)
+        EMBER_RETURN_IF_ERROR(encode_node(g.nodes[i], i, e));
     for (int32_t id : g.inputs) e->i32(id);
     for (int32_t id : g.outputs) e->i32(id);
     return Status::OK();

@@ -632,16 +632,46 @@ void test_truncated(void **state) {
     }
 }
 
+// Every section cut at every length, checksums consistent, the cut section placed last
+// so that reading one byte past its end would also read past the buffer (ASan).
+void test_truncated_sections(void **state) {
+    const char *names[] = {"metadata", "graph", "tensors", "data"};
+    for (int k = 0; k < 4; k++) {
+        auto secs = rich_sections();
+        RawSection cut_sec = secs[k];
+        secs.erase(secs.begin() + k);
+        size_t full = cut_sec.bytes.size();
+        for (size_t len = 0; len < full; len++) {
+            auto s = secs;
+            s.push_back(RawSection{cut_sec.kind, cut_sec.flags,
+                                   Bytes(cut_sec.bytes.begin(), cut_sec.bytes.begin() + len)});
+            Bytes b = assemble(s);
+            for (bool verify : {true, false}) {
+                Graph g = sentinel_graph();
+                Status st = read_bytes(b, verify, &g);
+                expect_clean_failure(st, g, names[k], len, false);
+                // The data section's content is only known through the tensor table.
+                const char *where = k == 3 ? "tensors section" : names[k];
+                if (!strstr(st.message().c_str(), where))
+                    fail_msg("%s cut to %zu: message does not name the section: %s", names[k],
+                             len, st.message().c_str());
+            }
+        }
+    }
+}
+
 // A graph read from a damaged file with checksums off must be one the writer accepts
 // and that reads back the same.
 void check_accepted_graph(const Graph &g, const char *what, size_t pos) {
     Bytes again;
     Status st = write_ember(g, &again);
-    if (!st.ok()) fail_msg("%s at %zu: accepted graph does not write: %s", what, pos, st.message().c_str());
+    if (!st.ok())
+        fail_msg("%s at %zu: accepted graph does not write: %s", what, pos, st.message().c_str());
     Graph g2;
     std::unique_ptr<Aligned> keep;
     st = read_bytes(again, true, &g2, nullptr, &keep);
-    if (!st.ok()) fail_msg("%s at %zu: re-written graph fails: %s", what, pos, st.message().c_str());
+    if (!st.ok())
+        fail_msg("%s at %zu: re-written graph fails: %s", what, pos, st.message().c_str());
     check_graphs_equal(g, g2);
 }
 
@@ -1077,7 +1107,9 @@ const Case kCases[] = {
      [](Graph &g) { g.constants[g.values[vid(g, "q.weight")].constant].quant.axis = 2; },
      nullptr, false, true, EMBER_ERR_FORMAT, "axis 2 is not in [0, 2)"},
     {"per-channel zero point count mismatch",
-     [](Graph &g) { g.constants[g.values[vid(g, "q.weight")].constant].quant.zero_points = {0, 0}; },
+     [](Graph &g) {
+         g.constants[g.values[vid(g, "q.weight")].constant].quant.zero_points = {0, 0};
+     },
      nullptr, false, true, EMBER_ERR_FORMAT, "2 zero points for 4 scales"},
     {"negative scale",
      [](Graph &g) { g.constants[g.values[vid(g, "q.weight")].constant].quant.scales[1] = -1; },
@@ -1185,7 +1217,9 @@ void test_writer_refuses(void **state) {
         {"duplicate metadata key",
          [](Graph &g) { g.metadata.emplace_back("producer", "again"); }, "twice"},
         {"constant owned twice",
-         [](Graph &g) { g.values[vid(g, "relu_out")].constant = g.values[vid(g, "conv.bias")].constant; },
+         [](Graph &g) {
+             g.values[vid(g, "relu_out")].constant = g.values[vid(g, "conv.bias")].constant;
+         },
          "owned by both"},
         {"constant owned by nobody",
          [](Graph &g) { g.values[vid(g, "conv.bias")].constant = -1; }, "owned by no value"},
@@ -1261,6 +1295,7 @@ int main(void) {
         cmocka_unit_test(test_typed_metadata_and_layout),
         cmocka_unit_test(test_damage_table),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_truncated_sections),
         cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_random_damage),
     };

@@ -26,7 +26,10 @@ extern "C" {  // cmocka.h 1.1 has no extern "C" of its own
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <new>
 #include <limits>
 #include <memory>
 #include <random>
@@ -39,6 +42,24 @@ extern "C" {  // cmocka.h 1.1 has no extern "C" of its own
 #include "core/thread_pool.h"
 
 using namespace ember;
+
+// ---- allocation counting: run() must not allocate (checked on the calling thread) ----
+namespace {
+thread_local bool t_counting = false;
+thread_local long t_allocs = 0;
+}  // namespace
+
+// Out of line, so GCC does not pair a new-expression with free() (-Wmismatched-new-delete).
+__attribute__((noinline)) static void raw_free(void *p) { free(p); }
+
+void *operator new(size_t n) {
+    if (t_counting) t_allocs++;
+    void *p = malloc(n ? n : 1);
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+void operator delete(void *p) noexcept { raw_free(p); }
+void operator delete(void *p, size_t) noexcept { raw_free(p); }
 
 namespace {
 
@@ -392,7 +413,13 @@ Status run_op(const char *op, std::vector<OpInput> &ins, const std::vector<Attri
     io.scratch = scratch.data();
     io.pool = pool;
     io.max_threads = threads;
-    return kernel->run(io);
+    t_allocs = 0;
+    t_counting = true;
+    Status st = kernel->run(io);
+    t_counting = false;
+    if (st.ok() && t_allocs != 0)
+        return errorf(EMBER_ERR_INTERNAL, "%s: run() allocated %ld times", op, t_allocs);
+    return st;
 }
 
 // Compares with the conformance rule scaled to the problem: |got - ref| <= 1e-4 + 1e-3|ref|.
@@ -792,6 +819,47 @@ void test_op_convtranspose(void **) {
         for (int threads = 1; threads <= 2; threads++) check_convt(c, &pool, threads);
 }
 
+// With a pool of one thread and max_threads = 2, the kernels still take their
+// multi-threaded paths (slots, unit-parallel conv, batch-parallel MatMul), while the
+// pool runs everything inline: run_op() then sees every allocation those paths make.
+void test_op_no_alloc_parallel_paths(void **) {
+    {
+        // The counter works: a std::function holding a lambda with several references
+        // allocates (GCC keeps at most 16 bytes inline).
+        int a = 1, b = 2, c = 3;
+        t_allocs = 0;
+        t_counting = true;
+        std::function<int()> f = [&] { return a + b + c; };
+        t_counting = false;
+        assert_true(t_allocs > 0 && f() == 6);
+    }
+    ThreadPool pool(1);
+    check_conv({{2, 64, 30, 30}, 20, 1, {3, 3}, {}, {}, {1, 1, 1, 1}, nullptr, true, true}, &pool, 2);
+    check_conv({{1, 32, 40, 40}, 70, 1, {3, 3}, {1, 1}, {}, {0, 0, 0, 0}, nullptr, true, false}, &pool, 2);
+    check_conv({{3, 16, 7, 5}, 8, 4, {1, 1}, {}, {}, {}, nullptr, false, false}, &pool, 2);
+    check_conv({{2, 6, 9, 10}, 6, 6, {3, 3}, {1, 1}, {}, {1, 1, 1, 1}, nullptr, true, true}, &pool, 2);
+    check_convt({{2, 4, 5, 5}, 6, 2, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, {1, 1}, {}, nullptr, true, true},
+                &pool, 2);
+    std::vector<float> out;
+    Shape os;
+    for (bool bconst : {false, true}) {
+        std::vector<OpInput> ins(2);
+        ins[0].shape = {8, 20, 30};
+        ins[0].data = random_vec(8 * 20 * 30);
+        ins[1].shape = {8, 30, 40};
+        ins[1].data = random_vec(8 * 30 * 40);
+        ins[1].constant = bconst;
+        Status st = run_op("MatMul", ins, {}, 2, &pool, &out, &os);
+        if (!st.ok()) fail_msg("MatMul: %s", st.message().c_str());
+        ins[0].shape = {300, 200};
+        ins[0].data = random_vec(300 * 200);
+        ins[1].shape = {200, 100};
+        ins[1].data = random_vec(200 * 100);
+        st = run_op("Gemm", ins, {int_attr("transB", 0)}, 2, &pool, &out, &os);
+        if (!st.ok()) fail_msg("Gemm: %s", st.message().c_str());
+    }
+}
+
 void test_op_errors(void **) {
     ThreadPool pool(1);
     std::vector<float> out;
@@ -836,6 +904,7 @@ int main(void) {
         cmocka_unit_test(test_op_matmul),
         cmocka_unit_test(test_op_conv),
         cmocka_unit_test(test_op_convtranspose),
+        cmocka_unit_test(test_op_no_alloc_parallel_paths),
         cmocka_unit_test(test_op_errors),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -24,9 +24,9 @@
 //     converts back truncating toward zero, saturating, NaN -> 0.
 //   - BitShift by the element width or more gives 0.
 //
-// float16 inputs: these kernels are not f16_native, so the planner hands them float32
-// buffers; infer() accepts float16 and keeps it as the output dtype, create() treats
-// it as float32.
+// float16 inputs: these kernels are not f16_native, so the planner presents float16
+// inputs as float32 (values and buffers); compute_dtype() maps a float16 that still
+// reaches infer()/create() to float32 as well.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -555,15 +555,15 @@ void binary_apply(const KernelIO &io, const BcastPlan &p, const Op &op, const vo
     const B *pb = static_cast<const B *>(b);
     R *po = static_cast<R *>(out);
     const bool va = p.inner_contig(0), vb = p.inner_contig(1);
-    if (a == out) {
-        if constexpr (std::is_same<A, R>::value) {
+    if constexpr (std::is_same<A, R>::value) {
+        if (a == out) {
             parallel_range(io, p.total, grain, [&](int64_t begin, int64_t end) {
                 plan_walk(p, begin, end, [&](const int64_t *off, int64_t pos, int64_t n) {
                     row_acc(po + pos, pb + off[1], vb, n, op);
                 });
             });
+            return;
         }
-        return;
     }
     parallel_range(io, p.total, grain, [&](int64_t begin, int64_t end) {
         plan_walk(p, begin, end, [&](const int64_t *off, int64_t pos, int64_t n) {
@@ -909,9 +909,9 @@ std::unique_ptr<Kernel> variadic_kernel(std::vector<BcastPlan> plans, size_t n, 
         if (mean && n > 1) {
             if constexpr (kIsFloat<T>) {
                 T *po = static_cast<T *>(out);
-                const T scale = T(1) / static_cast<T>(n);
+                const T count = static_cast<T>(n);
                 parallel_range(io, plans[0].total, kGrain, [&](int64_t b, int64_t e) {
-                    for (int64_t i = b; i < e; i++) po[i] *= scale;
+                    row_acc(po + b, &count, false, e - b, OpDiv{});
                 });
             }
         }

@@ -2,16 +2,19 @@
 // Log, Erf, trigonometry...), activations (Relu, Sigmoid, Elu, Selu, HardSwish...),
 // Clip, Sign, IsNaN, IsInf, Not.
 //
-// Each op is one scalar function apply<K>(x); run() is a flat loop over the elements,
-// split across threads in ranges of kGrain (or kGrainDear for ops that call libm).
-// Float ops run on float32 and float64; float16 inputs reach these kernels as float32
-// (the planner converts them: f16_native = false), so infer() accepts float16 and
-// keeps it as the output dtype while create() computes in float32.
+// Each op is one scalar function apply<K>(x); run() is a flat loop over the elements
+// in fixed blocks that GCC vectorises at -O2, split across threads in ranges of kGrain
+// (kGrainDear for ops that call libm). float32 Exp and Sigmoid use a vectorisable exp
+// (exp_core, 1.3 ulp); the other transcendental ops call libm.
+// Float ops run on float32 and float64. These kernels are not f16_native: the planner
+// presents float16 inputs as float32; compute_dtype() maps a float16 that still
+// reaches infer()/create() to float32 as well.
 //
 // Integer semantics: Abs and Neg of the most negative value wrap (return it
 // unchanged), as in two's complement.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -271,13 +274,98 @@ Status check_io(const KernelIO &io) {
 // model) vectorises only loops with a known trip count and no runtime alias check.
 constexpr int kBlock = 16;
 
+// ---- float32 exp that GCC vectorises (Exp, Sigmoid) ----
+// x = n*ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 split in a short exact part and a
+// correction), e^r by its Taylor series to r^7 (truncation error < 6e-9 relative),
+// and 2^n put in the exponent field in two halves, so that n = 128 still overflows to
+// inf and n down to -152 underflows through the subnormals with a single rounding.
+// Largest error measured against double exp over the float range: 1.3 ulp. About
+// twice libm's speed at -O2 with SSE2; more where the compiler may use wider vectors.
+// Selects must not feed arithmetic for GCC to if-convert them, hence the clamp is a
+// separate step (exp_clamp) whose result is stored before exp_core reads it.
+
+inline float exp_clamp(float x) {  // NaN passes through
+    x = x < -104.0f ? -104.0f : x;  // e^-104 is below half the smallest subnormal
+    return 89.0f < x ? 89.0f : x;   // e^89 overflows
+}
+
+inline float float_from_bits(int32_t b) {
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+}
+
+inline float exp_core(float x) {  // x already clamped
+    const float fn = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x/ln2)
+    float r = x - fn * 0.693359375f;      // 0.693359375 = 355/512: fn * it is exact
+    r = r - fn * -2.12194440e-4f;         // ln2 - 355/512
+    float q = 1.98412698e-4f;             // 1/7!
+    q = q * r + 1.38888889e-3f;           // 1/6!
+    q = q * r + 8.33333333e-3f;           // 1/5!
+    q = q * r + 4.16666667e-2f;           // 1/4!
+    q = q * r + 1.66666667e-1f;           // 1/3!
+    q = q * r + 0.5f;
+    const float e_r = (q * r) * r + r + 1.0f;
+    const int32_t n = static_cast<int32_t>(fn);
+    const int32_t n1 = n >> 1, n2 = n - n1;
+    return e_r * float_from_bits((n1 + 127) << 23) * float_from_bits((n2 + 127) << 23);
+}
+
+template <Un K>
+constexpr bool kFastExp = K == Un::Exp || K == Un::Sigmoid;
+
+template <Un K>
+void exp_row(const float *__restrict x, float *__restrict o, int64_t n) {
+    constexpr float sign = K == Un::Exp ? 1.0f : -1.0f;
+    int64_t i = 0;
+    for (; i < n; i += kBlock) {
+        const int m = static_cast<int>(std::min<int64_t>(kBlock, n - i));
+        float t[kBlock];
+        if (m == kBlock) {
+            for (int j = 0; j < kBlock; j++) t[j] = exp_clamp(sign * x[i + j]);
+            for (int j = 0; j < kBlock; j++) {
+                const float e = exp_core(t[j]);
+                o[i + j] = K == Un::Exp ? e : 1.0f / (1.0f + e);
+            }
+        } else {
+            for (int j = 0; j < m; j++) {
+                const float e = exp_core(exp_clamp(sign * x[i + j]));
+                o[i + j] = K == Un::Exp ? e : 1.0f / (1.0f + e);
+            }
+        }
+    }
+}
+
+// HardSwish: x * clamp(x/6 + 1/2, 0, 1), the clamp stored first (see exp_clamp).
+template <class T>
+void hardswish_row(const T *__restrict x, T *__restrict o, int64_t n) {
+    auto gate = [](T v) {
+        v = v * T(1.0 / 6.0) + T(0.5);
+        v = v < T(0) ? T(0) : v;  // NaN passes through
+        return T(1) < v ? T(1) : v;
+    };
+    int64_t i = 0;
+    for (; i + kBlock <= n; i += kBlock) {
+        T g[kBlock];
+        for (int j = 0; j < kBlock; j++) g[j] = gate(x[i + j]);
+        for (int j = 0; j < kBlock; j++) o[i + j] = x[i + j] * g[j];
+    }
+    for (; i < n; i++) o[i] = x[i] * gate(x[i]);
+}
+
 template <Un K, class T, class R>
 void unary_row(const T *__restrict x, R *__restrict o, int64_t n, const Params &params) {
-    const Params p = params;
-    int64_t i = 0;
-    for (; i + kBlock <= n; i += kBlock)
-        for (int j = 0; j < kBlock; j++) o[i + j] = apply<K, T>(x[i + j], p);
-    for (; i < n; i++) o[i] = apply<K, T>(x[i], p);
+    if constexpr (kFastExp<K> && std::is_same<T, float>::value) {
+        exp_row<K>(x, o, n);
+    } else if constexpr (K == Un::HardSwish) {
+        hardswish_row(x, o, n);
+    } else {
+        const Params p = params;
+        int64_t i = 0;
+        for (; i + kBlock <= n; i += kBlock)
+            for (int j = 0; j < kBlock; j++) o[i + j] = apply<K, T>(x[i + j], p);
+        for (; i < n; i++) o[i] = apply<K, T>(x[i], p);
+    }
 }
 
 template <Un K, class T>

@@ -23,11 +23,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/thread_pool.h"
+
 #include "core/kernels/cpu_features.h"
 
 namespace ember {
-
-class ThreadPool;
 
 // What the micro-kernel does to the tile after the k loop.
 struct GemmEpilogue {
@@ -127,6 +127,17 @@ size_t sgemm_scratch_bytes(const SgemmKernel &kn, int64_t m, int64_t n, int64_t 
 // threads.slots) bytes. Reentrant; no allocation; calls pool->parallel_for at most once.
 void sgemm(const SgemmKernel &kn, const SgemmArgs &args, void *scratch,
            const GemmThreads &threads);
+
+// pool->parallel_for(n, grain, threads, f) without allocating: std::function keeps a
+// callable inline only when it is small (GCC: 16 bytes), and a lambda capturing several
+// locals by reference is not; this wraps `f` behind one pointer. For run(), where
+// nothing may allocate. (A template: never instantiate it in an *_avx2/_avx512 file.)
+template <typename F>
+inline void parallel_for_noalloc(ThreadPool *pool, int64_t n, int64_t grain, int threads,
+                                 const F &f) {
+    const F *fp = &f;
+    pool->parallel_for(n, grain, threads, [fp](int64_t b, int64_t e) { (*fp)(b, e); });
+}
 
 // The portable micro-kernel's shape, for tests that want to run it on odd panels.
 // Plain C++: the fallback everywhere and the oracle the ISA kernels are checked against.

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "core/op.h"
 #include "core/thread_pool.h"
@@ -204,32 +205,57 @@ void build_box(const Shape &shape, const std::vector<char> &mask, ReduceGeom *g)
         }
 }
 
-// Walks `b` (input x, accumulators y): y[o] = fold(y[o], map(x[i], o)).
-template <typename T, typename Fold, typename Map>
-void reduce_box(const Box &b, const T *x, T *y, T identity, Fold fold, Map map) {
+// Accumulator type: float sums run in double (a sum over 10^5 floats in float can
+// lose the digits the 1e-3 tolerance sees); integer sums in int64.
+template <typename T> struct Accum { using type = T; };
+template <> struct Accum<float> { using type = double; };
+template <> struct Accum<int32_t> { using type = int64_t; };
+template <> struct Accum<int8_t> { using type = int64_t; };
+template <> struct Accum<uint8_t> { using type = int64_t; };
+
+// Loops in fixed blocks of 16: GCC's -O2 cost model vectorises a loop only when its
+// trip count is a known multiple of the vector width; __restrict spares the run-time
+// alias checks it would also refuse.
+constexpr int64_t kBlock = 16;
+
+// acc[i] = fold(acc[i], map(x[i], o + i)) for i < n.
+template <typename T, typename A, typename Fold, typename Map>
+inline void fold_row_into(A *__restrict acc, const T *__restrict x, int64_t n, int64_t o,
+                          Fold fold, Map map) {
+    int64_t i = 0;
+    for (; i + kBlock <= n; i += kBlock)
+        for (int64_t j = 0; j < kBlock; j++)
+            acc[i + j] = fold(acc[i + j], map(x[i + j], o + i + j));
+    for (; i < n; i++) acc[i] = fold(acc[i], map(x[i], o + i));
+}
+
+// fold of map(x[i], o) over i < n, in kBlock independent lanes.
+template <typename T, typename A, typename Fold, typename Map>
+inline A fold_row(const T *__restrict x, int64_t n, int64_t o, A identity, Fold fold, Map map) {
+    A lanes[kBlock];
+    for (int64_t j = 0; j < kBlock; j++) lanes[j] = identity;
+    int64_t i = 0;
+    for (; i + kBlock <= n; i += kBlock)
+        for (int64_t j = 0; j < kBlock; j++) lanes[j] = fold(lanes[j], map(x[i + j], o));
+    A r = identity;
+    for (; i < n; i++) r = fold(r, map(x[i], o));
+    for (int64_t j = 0; j < kBlock; j++) r = fold(r, lanes[j]);
+    return r;
+}
+
+// Walks `b` (input x, accumulators acc): acc[o] = fold(acc[o], map(x[i], o)).
+template <typename T, typename A, typename Fold, typename Map>
+void reduce_box(const Box &b, const T *x, A *acc, A identity, Fold fold, Map map) {
     const int last = b.m - 1;
     const int64_t len = b.dims[last];
     const bool last_reduced = b.reduced[last];
     int64_t idx[kMaxDims] = {0};
     int64_t in_off = 0, out_off = 0;
     for (;;) {
-        const T *xr = x + in_off;
-        if (last_reduced) {
-            // Four independent accumulators: a shorter dependency chain.
-            T a0 = identity, a1 = identity, a2 = identity, a3 = identity;
-            int64_t i = 0;
-            for (; i + 4 <= len; i += 4) {
-                a0 = fold(a0, map(xr[i], out_off));
-                a1 = fold(a1, map(xr[i + 1], out_off));
-                a2 = fold(a2, map(xr[i + 2], out_off));
-                a3 = fold(a3, map(xr[i + 3], out_off));
-            }
-            for (; i < len; i++) a0 = fold(a0, map(xr[i], out_off));
-            y[out_off] = fold(y[out_off], fold(fold(a0, a1), fold(a2, a3)));
-        } else {
-            T *yr = y + out_off;
-            for (int64_t i = 0; i < len; i++) yr[i] = fold(yr[i], map(xr[i], out_off + i));
-        }
+        if (last_reduced)
+            acc[out_off] = fold(acc[out_off], fold_row(x + in_off, len, out_off, identity, fold, map));
+        else
+            fold_row_into(acc + out_off, x + in_off, len, out_off, fold, map);
         // Advance the odometer over dims [0, last).
         int j = last - 1;
         for (; j >= 0; j--) {
@@ -255,90 +281,92 @@ T min_identity() {
                                                 : std::numeric_limits<T>::max();
 }
 
-// Runs one reduction pass of kind `k` over the sub-box; `shift` (LogSumExp's second
-// pass) holds per-output maxima.
+template <typename V>
+V abs_of(V v) {
+    if constexpr (std::is_unsigned<V>::value) {
+        return v;
+    } else {
+        return v < 0 ? V(-v) : v;
+    }
+}
+
+// Max or Min straight into the outputs (no wider accumulator needed).
 template <typename T>
-void reduce_pass(Red k, const Box &b, const T *x, T *y, const T *shift) {
-    auto add = [](T a, T v) { return T(a + v); };
+void extreme_pass(bool is_max, const Box &b, const T *x, T *y) {
     auto id = [](T v, int64_t) { return v; };
+    if (is_max)
+        reduce_box(b, x, y, max_identity<T>(), [](T a, T v) { return v > a ? v : a; }, id);
+    else
+        reduce_box(b, x, y, min_identity<T>(), [](T a, T v) { return v < a ? v : a; }, id);
+}
+
+// Sum-like kinds into accumulators of type A. `shift` (LogSumExp) holds the
+// per-output maxima subtracted before exp.
+template <typename T, typename A>
+void sum_pass(Red k, const Box &b, const T *x, A *acc, const T *shift) {
+    auto add = [](A a, A v) { return A(a + v); };
     switch (k) {
-        case Red::Sum:
-        case Red::Mean:
-        case Red::LogSum:
-            reduce_box(b, x, y, T(0), add, id);
-            break;
         case Red::SumSquare:
         case Red::L2:
-            reduce_box(b, x, y, T(0), add, [](T v, int64_t) { return T(v * v); });
+            reduce_box(b, x, acc, A(0), add, [](T v, int64_t) { return A(v) * A(v); });
             break;
         case Red::L1:
-            reduce_box(b, x, y, T(0), add, [](T v, int64_t) { return v < 0 ? T(-v) : v; });
+            reduce_box(b, x, acc, A(0), add, [](T v, int64_t) { return abs_of(A(v)); });
             break;
         case Red::Prod:
-            reduce_box(b, x, y, T(1), [](T a, T v) { return T(a * v); }, id);
-            break;
-        case Red::Max:
-            reduce_box(b, x, y, max_identity<T>(), [](T a, T v) { return v > a ? v : a; }, id);
-            break;
-        case Red::Min:
-            reduce_box(b, x, y, min_identity<T>(), [](T a, T v) { return v < a ? v : a; }, id);
+            reduce_box(b, x, acc, A(1), [](A a, A v) { return A(a * v); },
+                       [](T v, int64_t) { return A(v); });
             break;
         case Red::LogSumExp:
-            if (!shift) {
-                reduce_box(b, x, y, max_identity<T>(), [](T a, T v) { return v > a ? v : a; },
-                           id);
-            } else {
-                reduce_box(b, x, y, T(0), add, [shift](T v, int64_t o) {
-                    T m = shift[o];
-                    return T(std::exp(double(v) - (std::isinf(double(m)) ? 0.0 : double(m))));
-                });
-            }
+            reduce_box(b, x, acc, A(0), add, [shift](T v, int64_t o) {
+                double m = double(shift[o]);
+                return A(std::exp(double(v) - (std::isinf(m) ? 0.0 : m)));
+            });
+            break;
+        default:  // Sum, Mean, LogSum
+            reduce_box(b, x, acc, A(0), add, [](T v, int64_t) { return A(v); });
             break;
     }
 }
 
-template <typename T>
-T identity_of(Red k) {
-    switch (k) {
-        case Red::Prod: return T(1);
-        case Red::Max: return max_identity<T>();
-        case Red::Min: return min_identity<T>();
-        case Red::LogSumExp: return max_identity<T>();  // pass 1 finds maxima
-        default: return T(0);
-    }
-}
-
-// Final per-output transform over outputs [o0, o1).
-template <typename T>
-void finalize(const ReduceGeom &g, T *y, const T *shift, int64_t o0, int64_t o1) {
+// y[o] = final transform of acc[o], over outputs [0, n).
+template <typename T, typename A>
+void finalize(const ReduceGeom &g, const A *acc, const T *shift, T *y, int64_t n) {
     switch (g.kind) {
         case Red::Mean:
             if (g.count > 0)
-                for (int64_t o = o0; o < o1; o++) y[o] = T(y[o] / T(g.count));
+                for (int64_t o = 0; o < n; o++) y[o] = T(acc[o] / A(g.count));
             else if (std::numeric_limits<T>::has_quiet_NaN)
-                for (int64_t o = o0; o < o1; o++) y[o] = std::numeric_limits<T>::quiet_NaN();
+                for (int64_t o = 0; o < n; o++) y[o] = std::numeric_limits<T>::quiet_NaN();
+            else
+                for (int64_t o = 0; o < n; o++) y[o] = T(0);
             break;
         case Red::L2:
-            for (int64_t o = o0; o < o1; o++) y[o] = T(std::sqrt(double(y[o])));
+            for (int64_t o = 0; o < n; o++) y[o] = T(std::sqrt(double(acc[o])));
             break;
         case Red::LogSum:
-            for (int64_t o = o0; o < o1; o++) y[o] = T(std::log(double(y[o])));
+            for (int64_t o = 0; o < n; o++) y[o] = T(std::log(double(acc[o])));
             break;
         case Red::LogSumExp:
-            for (int64_t o = o0; o < o1; o++) {
+            for (int64_t o = 0; o < n; o++) {
                 double m = std::isinf(double(shift[o])) ? 0.0 : double(shift[o]);
-                y[o] = T(m + std::log(double(y[o])));
+                y[o] = T(m + std::log(double(acc[o])));
             }
             break;
         default:
+            for (int64_t o = 0; o < n; o++) y[o] = T(acc[o]);
             break;
     }
 }
+
+// Scratch layout: [accumulators: out_numel x A][LogSumExp maxima: out_numel x T].
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
 // Reduces the part of the box whose split-dim coordinate lies in [a, b): outputs
 // [a * out_stride, b * out_stride) of that dim.
 template <typename T>
-void reduce_range(const ReduceGeom &g, const T *x, T *y, T *shift, int64_t a, int64_t b) {
+void reduce_range(const ReduceGeom &g, const T *x, T *y, void *scratch, int64_t a, int64_t b) {
+    using A = typename Accum<T>::type;
     Box sub = g.box;
     int64_t in_base = 0, out_base = 0, out_len = g.out_numel;
     if (g.split >= 0) {
@@ -348,20 +376,27 @@ void reduce_range(const ReduceGeom &g, const T *x, T *y, T *shift, int64_t a, in
         out_len = (b - a) * g.box.out_stride[g.split];
     }
     if (out_len == 0) return;
-    if (g.kind == Red::LogSumExp) {
-        // Pass 1: maxima into `shift`; pass 2: sums of exp(x - max) into y.
-        T *s = shift + out_base;
-        std::fill(s, s + out_len, max_identity<T>());
-        if (g.in_numel > 0) reduce_pass<T>(Red::Max, sub, x + in_base, s, nullptr);
-        std::fill(y + out_base, y + out_base + out_len, T(0));
-        if (g.in_numel > 0) reduce_pass<T>(Red::LogSumExp, sub, x + in_base, y + out_base, s);
-        finalize(g, y + out_base, s, 0, out_len);
+    const T *xs = x + in_base;
+    T *ys = y + out_base;
+    const bool any = g.in_numel > 0;
+    if (g.kind == Red::Max || g.kind == Red::Min) {
+        bool is_max = g.kind == Red::Max;
+        std::fill(ys, ys + out_len, is_max ? max_identity<T>() : min_identity<T>());
+        if (any) extreme_pass(is_max, sub, xs, ys);
         return;
     }
-    T *yo = y + out_base;
-    std::fill(yo, yo + out_len, identity_of<T>(g.kind));
-    if (g.in_numel > 0) reduce_pass<T>(g.kind, sub, x + in_base, yo, nullptr);
-    finalize(g, yo, static_cast<const T *>(nullptr), 0, out_len);
+    A *acc = static_cast<A *>(scratch) + out_base;
+    T *shift = nullptr;
+    if (g.kind == Red::LogSumExp) {
+        shift = reinterpret_cast<T *>(static_cast<uint8_t *>(scratch) +
+                                      align64(static_cast<size_t>(g.out_numel) * sizeof(A))) +
+                out_base;
+        std::fill(shift, shift + out_len, max_identity<T>());
+        if (any) extreme_pass(true, sub, xs, shift);
+    }
+    std::fill(acc, acc + out_len, g.kind == Red::Prod ? A(1) : A(0));
+    if (any) sum_pass<T, A>(g.kind, sub, xs, acc, shift);
+    finalize<T, A>(g, acc, shift, ys, out_len);
 }
 
 template <typename T>
@@ -372,23 +407,23 @@ Status run_reduce(const ReduceGeom &g, const KernelIO &io) {
         if (y != x) std::memcpy(y, x, static_cast<size_t>(g.in_numel) * sizeof(T));
         return Status::OK();
     }
-    T *shift = static_cast<T *>(io.scratch);
     if (g.split < 0 || g.in_numel == 0) {
-        reduce_range<T>(g, x, y, shift, 0, g.split >= 0 ? g.box.dims[g.split] : 1);
+        reduce_range<T>(g, x, y, io.scratch, 0, g.split >= 0 ? g.box.dims[g.split] : 1);
         return Status::OK();
     }
     const int64_t n = g.box.dims[g.split];
     const int64_t work = std::max<int64_t>(1, g.in_numel / n);
     io.pool->parallel_for(n, grain_for(work), io.max_threads, [&](int64_t a, int64_t b) {
-        reduce_range<T>(g, x, y, shift, a, b);
+        reduce_range<T>(g, x, y, io.scratch, a, b);
     });
     return Status::OK();
 }
 
 Status reduce_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     const RedOp *r = find_red(ctx.node->op_type);
-    if (!r) return errorf(EMBER_ERR_INTERNAL, "reduce_create: unknown op %s",
-                          ctx.node->op_type.c_str());
+    if (!r)
+        return errorf(EMBER_ERR_INTERNAL, "reduce_create: unknown op %s",
+                      ctx.node->op_type.c_str());
     const TensorInfo &x = *ctx.input(0);
     auto g = std::make_shared<ReduceGeom>();
     g->kind = r->kind;
@@ -397,9 +432,12 @@ Status reduce_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     g->in_numel = x.numel();
     if (!g->noop) build_box(x.shape, mask, g.get());
     DType t = x.dtype;
-    size_t scratch = r->kind == Red::LogSumExp && !g->noop
-                         ? static_cast<size_t>(g->out_numel) * dtype_size(t)
-                         : 0;
+    size_t scratch = 0;
+    if (!g->noop && r->kind != Red::Max && r->kind != Red::Min) {
+        // Accumulators are 8 bytes for every accepted dtype (double or int64).
+        scratch = align64(static_cast<size_t>(g->out_numel) * 8);
+        if (r->kind == Red::LogSumExp) scratch += static_cast<size_t>(g->out_numel) * dtype_size(t);
+    }
     const char *name = r->name;
     *out = make_fn_kernel(
         [g, t, name](const KernelIO &io) -> Status {
