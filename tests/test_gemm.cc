@@ -844,10 +844,10 @@ void test_op_no_alloc_parallel_paths(void **) {
     Shape os;
     for (bool bconst : {false, true}) {
         std::vector<OpInput> ins(2);
-        ins[0].shape = {8, 20, 30};
-        ins[0].data = random_vec(8 * 20 * 30);
-        ins[1].shape = {8, 30, 40};
-        ins[1].data = random_vec(8 * 30 * 40);
+        ins[0].shape = {8, 40, 60};  // 3 MFLOP in 8 matrices: one matrix per thread
+        ins[0].data = random_vec(8 * 40 * 60);
+        ins[1].shape = {8, 60, 80};
+        ins[1].data = random_vec(8 * 60 * 80);
         ins[1].constant = bconst;
         Status st = run_op("MatMul", ins, {}, 2, &pool, &out, &os);
         if (!st.ok()) fail_msg("MatMul: %s", st.message().c_str());

@@ -85,6 +85,13 @@ Status guarded(const char *op, const F &f) {
 // Threads worth planning scratch for; the thread pool may have more or fewer.
 int plan_slots() { return sgemm_default_slots(); }
 
+// Threads worth waking for `flops` of work: waking one costs ~5-20 us, about 1 MFLOP.
+int useful_threads(int threads, double flops) {
+    const double per_thread = 1.0e6;
+    if (flops < per_thread * threads) threads = static_cast<int>(flops / per_thread);
+    return std::max(1, threads);
+}
+
 // Runs fn(unit, slot) for every unit in [0, units) on up to `threads` threads, each
 // thread with its own slot index in [0, threads); units are handed out dynamically.
 template <typename Fn>
@@ -417,7 +424,9 @@ public:
             sgemm(kn_, args(a, b, y, 0, 0, 0, p_.batches * p_.m), io.scratch, th);
             return Status::OK();
         }
-        const int threads = std::max(1, std::min(io.max_threads, slots_));
+        const double flops = 2.0 * static_cast<double>(p_.batches) * static_cast<double>(p_.m) *
+                             static_cast<double>(p_.n) * static_cast<double>(p_.k);
+        const int threads = useful_threads(std::min(io.max_threads, slots_), flops);
         if (threads > 1 && p_.batches >= 2 * threads) {
             // Many matrices: one whole GEMM per thread at a time.
             char *base = align_ptr(io.scratch);
@@ -876,7 +885,9 @@ public:
         const float *bias = io.num_inputs > 2 ? io.inputs[2].as<const float>() : nullptr;
         float *y = io.outputs[0].as<float>();
         if (g.batch == 0 || g.m == 0 || g.out_size == 0) return Status::OK();
-        const int threads = std::max(1, std::min(io.max_threads, slots_));
+        const double flops = 2.0 * static_cast<double>(g.batch) * static_cast<double>(g.m) *
+                             static_cast<double>(g.out_size) * static_cast<double>(kg_);
+        const int threads = useful_threads(std::min(io.max_threads, slots_), flops);
         if (mode_ == Mode::Direct) {
             const int64_t planes = g.batch * g.m;
             const int64_t work = std::max<int64_t>(1, g.out_size * g.k_size);

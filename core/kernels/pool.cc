@@ -10,10 +10,15 @@
 // padded input. run() then only multiplies and adds indices: no division, no
 // bounds tests per tap.
 //
-// The 2-D path without Indices works a whole output row at a time: for each valid
-// kernel row it folds an input row into the output row, with a tight loop over the
-// interior output columns (all taps valid) and the tap tables only at the borders.
-// The work is split over the N*C planes.
+// 1-D and 2-D pools without Indices (the common case) take a separable row path:
+// the valid input rows of a window are folded (max or sum) into one row buffer, then
+// each output column folds its kw taps of that buffer, with a tight loop over the
+// interior columns (all taps valid) and the tap tables only at the borders. 3-D pools
+// and MaxPool with Indices take the generic path. Work is split over the N*C planes.
+//
+// Index output (MaxPool Indices): the flat index into X, (n*C + c) * D*H*W plus the
+// spatial offset in row-major order (storage_order 0) or column-major order
+// (storage_order 1), as ONNX Runtime and the ONNX reference compute it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -113,8 +118,9 @@ Status pool_geometry(const InferContext &ctx, const char *op, bool is_max, PoolG
     for (int i = 0; i < nd; i++) {
         int64_t in = x->shape[2 + i], k = kernel[i], s = strides[i], d = dil[i];
         int64_t pb = pads[i], pe = pads[nd + i];
-        if (k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0 || k > (int64_t(1) << 30) ||
-            d > (int64_t(1) << 30))
+        const int64_t kLimit = int64_t(1) << 30;  // keeps every index product in int64
+        if (k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0 || k > kLimit || d > kLimit ||
+            s > kLimit || pb > kLimit || pe > kLimit)
             return errorf(EMBER_ERR_UNSUPPORTED,
                           "%s: axis %d has kernel %lld, stride %lld, dilation %lld, pads %lld/%lld",
                           op, i, (long long)k, (long long)s, (long long)d, (long long)pb,
@@ -202,7 +208,7 @@ void max_pool_generic(const PoolGeom &g, const T *x, T *y, int64_t *idx, int64_t
     const int64_t H = g.in[1], W = g.in[2], D = g.in[0];
     const int64_t dd = g.d[0], dh = g.d[1], dw = g.d[2];
     const int64_t in_size = g.in_size(), out_size = g.out_size();
-    // Column-major index strides for storage_order = 1 (spatial dims only).
+    // Index strides of d, h, w: row-major, or column-major for storage_order = 1.
     const int64_t sd = g.storage_col_major ? 1 : H * W;
     const int64_t sh = g.storage_col_major ? D : W;
     const int64_t sw = g.storage_col_major ? D * H : 1;

@@ -4,7 +4,7 @@
 //   norm.cc     BatchNormalization, InstanceNormalization, LayerNormalization, LRN
 //   softmax.cc  Softmax, LogSoftmax
 //   reduce.cc   Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare},
-//               ArgMax, ArgMin
+//               ArgMax, ArgMin, MeanVarianceNormalization
 #include "core/op.h"
 
 namespace ember {

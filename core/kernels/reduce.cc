@@ -1,5 +1,6 @@
 // reduce.cc — ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
-// ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare, ArgMax, ArgMin.
+// ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare, ArgMax, ArgMin, and
+// MeanVarianceNormalization (a normalisation over reduction axes).
 //
 // Reductions. Axes come from the `axes` attribute or from input 1 (ReduceSum from
 // opset 13, every reduction from opset 18); no axes reduce everything, unless
@@ -146,6 +147,9 @@ Status reduce_infer(InferContext &ctx) {
     if (!dtype_ok(*r, x->dtype))
         return errorf(EMBER_ERR_UNSUPPORTED, "%s: input dtype %s is not supported", op,
                       dtype_name(x->dtype));
+    if (x->shape.size() > kMaxRank)
+        return errorf(EMBER_ERR_UNSUPPORTED, "%s: rank %zu (at most %zu)", op, x->shape.size(),
+                      kMaxRank);
     std::vector<char> mask;
     bool noop;
     EMBER_RETURN_IF_ERROR(reduced_dims(ctx, op, &mask, &noop));
@@ -457,6 +461,111 @@ Status reduce_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     return Status::OK();
 }
 
+// ---- MeanVarianceNormalization ----
+// y = (x - mean) / (sqrt(var) + 1e-9), mean and population variance over `axes`
+// (default {0, 2, 3}), as the ONNX function body computes it. Reuses the reduction
+// box: pass 1 sums into per-output accumulators, pass 2 sums squared deviations,
+// pass 3 walks the input again and writes each element. Single-threaded (rare op).
+
+constexpr double kMvnEpsilon = 1e-9;
+
+Status mvn_mask(const InferContext &ctx, std::vector<char> *mask) {
+    const char *op = "MeanVarianceNormalization";
+    const TensorInfo *x = ctx.input(0);
+    if (!x) return errorf(EMBER_ERR_SHAPE, "%s: input X is missing", op);
+    if (x->dtype != DType::F32 && x->dtype != DType::F64)
+        return errorf(EMBER_ERR_UNSUPPORTED, "%s: input dtype %s is not supported", op,
+                      dtype_name(x->dtype));
+    int64_t rank = x->rank();
+    if (rank > static_cast<int64_t>(kMaxRank))
+        return errorf(EMBER_ERR_UNSUPPORTED, "%s: rank %lld", op, (long long)rank);
+    const Attribute *a = ctx.node->attr("axes");
+    std::vector<int64_t> axes = a ? a->ints : std::vector<int64_t>{0, 2, 3};
+    mask->assign(static_cast<size_t>(rank), 0);
+    for (int64_t ax : axes) {
+        int64_t n;
+        if (!normalize_axis(ax, rank, &n) || (*mask)[n])
+            return errorf(EMBER_ERR_SHAPE, "%s: axis %lld is out of range or repeated for %s", op,
+                          (long long)ax, shape_str(x->shape).c_str());
+        (*mask)[n] = 1;
+    }
+    return Status::OK();
+}
+
+Status mvn_infer(InferContext &ctx) {
+    std::vector<char> mask;
+    EMBER_RETURN_IF_ERROR(mvn_mask(ctx, &mask));
+    ctx.output(0).dtype = ctx.input(0)->dtype;
+    ctx.output(0).shape = ctx.input(0)->shape;
+    return Status::OK();
+}
+
+template <typename T>
+Status run_mvn(const ReduceGeom &g, const KernelIO &io) {
+    const T *x = io.inputs[0].as<const T>();
+    T *y = io.outputs[0].as<T>();
+    if (g.in_numel == 0) return Status::OK();
+    double *mean = static_cast<double *>(io.scratch);
+    double *scale = mean + g.out_numel;
+    const double inv_count = 1.0 / double(g.count);
+    auto add = [](double a, double v) { return a + v; };
+    std::fill(mean, mean + g.out_numel, 0.0);
+    reduce_box(g.box, x, mean, 0.0, add, [](T v, int64_t) { return double(v); });
+    for (int64_t o = 0; o < g.out_numel; o++) mean[o] *= inv_count;
+    std::fill(scale, scale + g.out_numel, 0.0);
+    reduce_box(g.box, x, scale, 0.0, add, [mean](T v, int64_t o) {
+        double d = double(v) - mean[o];
+        return d * d;
+    });
+    for (int64_t o = 0; o < g.out_numel; o++)
+        scale[o] = 1.0 / (std::sqrt(scale[o] * inv_count) + kMvnEpsilon);
+    // Pass 3: the same odometer as reduce_box, writing y in input order.
+    const Box &b = g.box;
+    const int last = b.m - 1;
+    const int64_t len = b.dims[last];
+    int64_t idx[kMaxDims] = {0};
+    int64_t in_off = 0, out_off = 0;
+    for (;;) {
+        const T *xr = x + in_off;
+        T *yr = y + in_off;
+        if (b.reduced[last]) {
+            const double m = mean[out_off], s = scale[out_off];
+            for (int64_t i = 0; i < len; i++) yr[i] = T((double(xr[i]) - m) * s);
+        } else {
+            const double *mr = mean + out_off, *sr = scale + out_off;
+            for (int64_t i = 0; i < len; i++) yr[i] = T((double(xr[i]) - mr[i]) * sr[i]);
+        }
+        int j = last - 1;
+        for (; j >= 0; j--) {
+            in_off += b.in_stride[j];
+            out_off += b.out_stride[j];
+            if (++idx[j] < b.dims[j]) break;
+            in_off -= b.in_stride[j] * b.dims[j];
+            out_off -= b.out_stride[j] * b.dims[j];
+            idx[j] = 0;
+        }
+        if (j < 0) return Status::OK();
+    }
+}
+
+Status mvn_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
+    std::vector<char> mask;
+    EMBER_RETURN_IF_ERROR(mvn_mask(ctx, &mask));
+    const TensorInfo &x = *ctx.input(0);
+    auto g = std::make_shared<ReduceGeom>();
+    g->in_numel = x.numel();
+    build_box(x.shape, mask, g.get());
+    DType t = x.dtype;
+    size_t scratch = static_cast<size_t>(g->out_numel) * 2 * sizeof(double);
+    *out = make_fn_kernel(
+        [g, t](const KernelIO &io) -> Status {
+            if (t == DType::F64) return run_mvn<double>(*g, io);
+            return run_mvn<float>(*g, io);
+        },
+        scratch);
+    return Status::OK();
+}
+
 // ---- ArgMax / ArgMin ----
 
 struct ArgGeom {
@@ -615,6 +724,12 @@ void register_reduce_ops(OpRegistry &r) {
     s.op_type = "ArgMin";
     s.infer = arg_infer<false>;
     s.create = arg_create<false>;
+    r.add(s);
+
+    s = OpSchema();
+    s.op_type = "MeanVarianceNormalization";
+    s.infer = mvn_infer;
+    s.create = mvn_create;
     r.add(s);
 }
 

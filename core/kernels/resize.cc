@@ -8,8 +8,8 @@
 //
 // nearest: one gather through per-axis index maps; any dtype (by element size).
 // linear, cubic: float32; separable, one pass per resized axis, each output point a
-//   2- or 4-tap weighted sum along that axis. Passes that shrink the tensor run
-//   first so later passes touch less data. Taps outside the input are clamped to the
+//   2- or 4-tap weighted sum along that axis, in the order that moves the least
+//   data (order_passes). Taps outside the input are clamped to the
 //   edge (or dropped and the weights renormalised with exclude_outside=1).
 // tf_crop_and_resize: points sampled outside the input get extrapolation_value.
 #include <algorithm>
@@ -335,6 +335,17 @@ struct NearestJob {
     uint8_t *dst;
 };
 
+// d[o] = s[map[o]], or the extrapolation value where map[o] < 0.
+template <typename T>
+void gather_row(const uint8_t *s, const int64_t *map, const uint8_t *extrap, uint8_t *d,
+                int64_t n) {
+    T ev;
+    std::memcpy(&ev, extrap, sizeof(T));
+    const T *src = reinterpret_cast<const T *>(s);
+    T *dst = reinterpret_cast<T *>(d);
+    for (int64_t o = 0; o < n; o++) dst[o] = map[o] < 0 ? ev : src[map[o]];
+}
+
 void nearest_rows(const NearestJob &j, int64_t begin, int64_t end) {
     const NearestPlan &p = *j.p;
     int last = p.rank - 1;
@@ -368,9 +379,11 @@ void nearest_rows(const NearestJob &j, int64_t begin, int64_t end) {
             if (p.last_identity) {
                 std::memcpy(d, s, row_bytes);
             } else {
-                for (int64_t o = 0; o < p.row_elems; o++) {
-                    if (m[o] < 0) std::memcpy(d + o * e, p.extrap, e);
-                    else std::memcpy(d + o * e, s + m[o] * e, e);
+                switch (e) {
+                    case 1: gather_row<uint8_t>(s, m.data(), p.extrap, d, p.row_elems); break;
+                    case 2: gather_row<uint16_t>(s, m.data(), p.extrap, d, p.row_elems); break;
+                    case 4: gather_row<uint32_t>(s, m.data(), p.extrap, d, p.row_elems); break;
+                    case 8: gather_row<uint64_t>(s, m.data(), p.extrap, d, p.row_elems); break;
                 }
             }
         }
@@ -555,15 +568,48 @@ void run_pass(const ResizePass &p, const float *src, float *dst, float extrap,
                           [jp](int64_t b, int64_t e) { pass_units(*jp, b, e); });
 }
 
+// Estimated cost of running the passes in this order: elements written times taps,
+// doubled for a pass along the innermost axis (a scalar gather, where the other
+// passes are vector loops over contiguous rows).
+double passes_cost(const ResizeSpec &s, const std::vector<int> &dims) {
+    Shape cur = s.in;
+    double cost = 0;
+    int taps = s.mode == Mode::kLinear ? 2 : 4;
+    for (int d : dims) {
+        cur[d] = s.out[d];
+        bool innermost = true;
+        for (size_t k = static_cast<size_t>(d) + 1; k < cur.size(); k++) innermost &= cur[k] == 1;
+        cost += static_cast<double>(shape_numel(cur)) * taps * (innermost ? 2 : 1);
+    }
+    return cost;
+}
+
+// Picks the cheapest order of the passes (all orders for up to 4 axes; otherwise the
+// shrinking ones first, so that later passes touch less data).
+void order_passes(const ResizeSpec &s, std::vector<int> *dims) {
+    std::stable_sort(dims->begin(), dims->end(), [&](int a, int b) {
+        return static_cast<double>(s.out[a]) * s.in[b] < static_cast<double>(s.out[b]) * s.in[a];
+    });
+    if (dims->size() > 4) return;
+    std::vector<int> p = *dims, best = *dims;
+    std::sort(p.begin(), p.end());
+    double best_cost = passes_cost(s, best);
+    do {
+        double c = passes_cost(s, p);
+        if (c < best_cost) {
+            best_cost = c;
+            best = p;
+        }
+    } while (std::next_permutation(p.begin(), p.end()));
+    *dims = best;
+}
+
 Status create_interpolating(const ResizeSpec &s, std::unique_ptr<Kernel> *out) {
     int r = static_cast<int>(s.in.size());
     std::vector<int> dims;
     for (int d = 0; d < r; d++)
         if (!axis_is_identity(s, d)) dims.push_back(d);
-    // Shrinking passes first: later passes then read and write less.
-    std::stable_sort(dims.begin(), dims.end(), [&](int a, int b) {
-        return static_cast<double>(s.out[a]) * s.in[b] < static_cast<double>(s.out[b]) * s.in[a];
-    });
+    order_passes(s, &dims);
     std::vector<ResizePass> passes;
     Shape cur = s.in;
     int64_t buf_elems = 0;  // largest intermediate

