@@ -335,6 +335,100 @@ EMBER_API ember_status ember_session_node_info(const ember_session *session, siz
  * first plan).  Since: 1 */
 EMBER_API ember_status ember_session_arena_bytes(const ember_session *session, size_t *out);
 
+/* ---------------------------------------------------------------------------
+ * Images and preprocessing
+ *
+ * A model converted with a preprocessing spec (ember convert --preset/--preprocess)
+ * carries it in its metadata ("preprocess"); ember_session_preprocess() applies it to an
+ * image and writes the result into one batch slot of an input tensor, so the same call
+ * turns a JPEG into the model's input whatever the model expects.
+ *
+ * Spec syntax: a preset name, or a preset followed by overrides, or key=value pairs,
+ * separated by ';' — for example "caffe", "imagenet;resize=320", or
+ * "resize=256;crop=224;order=bgr;scale=1;mean=104,117,123;std=1,1,1;layout=nchw;dtype=float32".
+ * Keys: resize=N (shorter side to N) or resize=WxH (exact), interp=bilinear|nearest
+ * (bilinear antialiases when downscaling, like PIL), crop=N or crop=WxH (centre crop),
+ * letterbox=WxH (fit inside, pad with pad=V), order=rgb|bgr|gray, scale=S (pixel*S),
+ * mean=a,b,c, std=a,b,c (value = (pixel*scale - mean) / std), layout=nchw|nhwc,
+ * dtype=float32|float16|uint8|int8. Presets: imagenet (resize=256;crop=224;order=rgb;
+ * scale=1/255; ImageNet mean/std), caffe (resize=256;crop=224;order=bgr;scale=1;
+ * mean=104,117,123), mnist (resize=28x28;order=gray;scale=1: values 0..255).
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_image ember_image;
+
+typedef enum ember_pixel_format {
+    EMBER_PIXEL_GRAY = 1, /* 1 byte per pixel */
+    EMBER_PIXEL_RGB = 3,  /* 3 bytes per pixel, R first */
+    EMBER_PIXEL_BGR = 4,  /* 3 bytes per pixel, B first */
+    EMBER_PIXEL_RGBA = 5, /* 4 bytes per pixel, alpha ignored */
+    EMBER_PIXEL_BGRA = 6  /* 4 bytes per pixel, alpha ignored */
+} ember_pixel_format;
+
+/* Decodes an image file (JPEG, PNG, BMP, GIF (first frame), TGA, PNM) with stb_image.
+ * Ownership: `path` borrowed; `*out` owned by the caller (ember_image_release()).
+ * Threads:   any.
+ * Errors:    EMBER_ERR_IO (cannot read), EMBER_ERR_FORMAT (bad or truncated bytes; the
+ *            message gives stb_image's reason), EMBER_ERR_UNSUPPORTED (dimensions above
+ *            16384 or a format stb_image does not decode).  Since: 1 */
+EMBER_API ember_status ember_image_load_file(const char *path, ember_image **out);
+
+/* Decodes `size` encoded bytes at `data` (copied; the caller may free them on return).
+ * Errors: as ember_image_load_file.  Since: 1 */
+EMBER_API ember_status ember_image_load_memory(const void *data, size_t size, ember_image **out);
+
+/* Wraps pixels the caller already has (8 bits per channel, rows `stride_bytes` apart).
+ * Ownership: `pixels` borrowed: it must outlive the image and not change while used.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (bad size, stride smaller than a row).  Since: 1 */
+EMBER_API ember_status ember_image_wrap(const void *pixels, int32_t width, int32_t height,
+                                        size_t stride_bytes, ember_pixel_format format,
+                                        ember_image **out);
+
+EMBER_API void ember_image_release(ember_image *image);
+
+/* Width, height and pixel format of an image (any output pointer may be NULL).  Since: 1 */
+EMBER_API ember_status ember_image_info(const ember_image *image, int32_t *width,
+                                        int32_t *height, ember_pixel_format *format);
+
+/* Preprocesses `image` into batch slot `batch_index` of `tensor`, which must have the
+ * model input `input_index`'s dtype and shape (with its batch dimension at least
+ * batch_index + 1). The spec is the model's "preprocess" metadata unless `spec`
+ * overrides it (NULL: the model's).
+ * Ownership: all borrowed. The session keeps scratch buffers, so after the first call
+ *            with a given image size, preprocessing allocates nothing.
+ * Threads:   one thread at a time per session (like ember_session_run); large images
+ *            use the runtime's threads.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (bad spec, index or slot; the message names the
+ *            key), EMBER_ERR_SHAPE (the spec's output size does not fit the tensor),
+ *            EMBER_ERR_NOT_FOUND (no spec in the model and none given).  Since: 1 */
+EMBER_API ember_status ember_session_preprocess(ember_session *session, size_t input_index,
+                                                const ember_image *image, const char *spec,
+                                                ember_tensor *tensor, int64_t batch_index);
+
+/* Class labels stored in the model (ember convert --labels): count and label `index`.
+ * Ownership: strings owned by the model.  Errors: EMBER_ERR_NOT_FOUND if the model has
+ * no labels, EMBER_ERR_INVALID_ARGUMENT if index is out of range.  Since: 1 */
+EMBER_API ember_status ember_model_label_count(const ember_model *model, size_t *out);
+EMBER_API ember_status ember_model_label(const ember_model *model, size_t index,
+                                         const char **out);
+
+typedef struct ember_class_score {
+    int64_t index;     /* class index */
+    const char *label; /* the model's label for it, or "" (owned by the model) */
+    float score;       /* probability in [0, 1] */
+} ember_class_score;
+
+/* The `k` best classes of batch row `batch_index` of output `output_index` of the last
+ * run, best first. Scores are probabilities: softmax is applied only when the model's
+ * output is logits (metadata "output_kind" = "logits", or by inspection when absent:
+ * values outside [0, 1] or not summing to 1).
+ * Ownership: `out` is the caller's array of at least k entries; *n_out gets the count
+ *            written (min(k, classes)).  Errors: EMBER_ERR_INVALID_ARGUMENT (no run yet,
+ *            bad index, non-float output).  Since: 1 */
+EMBER_API ember_status ember_session_top_k(ember_session *session, size_t output_index,
+                                           int64_t batch_index, size_t k,
+                                           ember_class_score *out, size_t *n_out);
+
 #ifdef __cplusplus
 }
 #endif

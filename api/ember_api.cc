@@ -11,31 +11,16 @@
 #include "core/tensor_handle.h"
 #include "formats/ember_format.h"
 
-struct ember_runtime {
-    explicit ember_runtime(const ember_runtime_options &o) : rt(o) {}
-    ember::Runtime rt;
-};
-struct ember_model {
-    ember::Model m;
-};
-struct ember_session {
-    ember_session(ember::Model *model, const ember::SessionOptions &o) : s(model, o) {}
-    ember::Session s;
-};
+#include "api/handles.h"
+
+namespace ember_api {
+thread_local std::string t_last_error;
+}  // namespace ember_api
+
+using ember_api::fail;
+using ember_api::t_last_error;
 
 namespace {
-
-thread_local std::string t_last_error;
-
-ember_status fail(const ember::Status &st) {
-    t_last_error = st.message();
-    return st.code();
-}
-
-ember_status fail(ember_status code, const char *msg) {
-    t_last_error = msg;
-    return code;
-}
 
 // Copies the caller's options struct over the defaults, reading only struct_size bytes.
 template <typename T>
@@ -50,22 +35,6 @@ bool read_options(const T *in, T *out) {
 
 }  // namespace
 
-#define EMBER_API_BEGIN   \
-    t_last_error.clear(); \
-    try {
-#define EMBER_API_END                                                              \
-    }                                                                              \
-    catch (const std::bad_alloc &) {                                               \
-        return fail(EMBER_ERR_OUT_OF_MEMORY, "out of memory");                     \
-    }                                                                              \
-    catch (const std::exception &e) {                                              \
-        return fail(ember::errorf(EMBER_ERR_INTERNAL, "internal error: %s", e.what())); \
-    }                                                                              \
-    catch (...) {                                                                  \
-        return fail(EMBER_ERR_INTERNAL, "internal error: unknown exception");      \
-    }
-#define EMBER_REQUIRE(cond, msg) \
-    if (!(cond)) return fail(EMBER_ERR_INVALID_ARGUMENT, msg)
 
 extern "C" {
 

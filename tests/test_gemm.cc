@@ -329,7 +329,8 @@ void test_ukernel_edges(void **) {
 
 struct OpInput {
     Shape shape;
-    std::vector<float> data;
+    std::vector<float> data;    // float32, or int32 bit patterns when dtype is I32
+    DType dtype = DType::F32;
     bool constant = false;
     bool present = true;
 };
@@ -381,7 +382,7 @@ Status run_op(const char *op, std::vector<OpInput> &ins, const std::vector<Attri
     ctx.graph = &graph;
     for (size_t i = 0; i < ins.size(); i++) {
         node.inputs.push_back(ins[i].present ? static_cast<int32_t>(i + 1) : -1);
-        infos[i].dtype = DType::F32;
+        infos[i].dtype = ins[i].dtype;
         infos[i].shape = ins[i].shape;
         infos[i].value = ins[i].constant ? ins[i].data.data() : nullptr;
         ctx.inputs.push_back(ins[i].present ? &infos[i] : nullptr);
@@ -395,12 +396,12 @@ Status run_op(const char *op, std::vector<OpInput> &ins, const std::vector<Attri
     std::vector<Tensor> tin(ins.size());
     for (size_t i = 0; i < ins.size(); i++) {
         if (!ins[i].present) continue;
-        tin[i].dtype = DType::F32;
+        tin[i].dtype = ins[i].dtype;
         tin[i].shape = ins[i].shape;
         tin[i].data = ins[i].data.data();
     }
     Tensor tout;
-    tout.dtype = DType::F32;
+    tout.dtype = ctx.output(0).dtype;
     tout.shape = *out_shape;
     tout.data = out->data();
     // Scratch full of NaN: a kernel that reads scratch it did not write shows up.
@@ -860,6 +861,38 @@ void test_op_no_alloc_parallel_paths(void **) {
     }
 }
 
+// int32 MatMul: exact, wrapping on overflow, with batch broadcasting.
+void test_op_matmul_int32(void **) {
+    ThreadPool pool(2);
+    std::vector<OpInput> ins(2);
+    ins[0].shape = {2, 3, 4};
+    ins[1].shape = {4, 5};
+    ins[0].dtype = ins[1].dtype = DType::I32;
+    std::vector<int32_t> a(24), b(20);
+    for (size_t i = 0; i < a.size(); i++) a[i] = static_cast<int32_t>(i * 7919 % 201) - 100;
+    for (size_t i = 0; i < b.size(); i++) b[i] = static_cast<int32_t>(i * 104729 % 301) - 150;
+    a[0] = INT32_MAX;  // wraps
+    ins[0].data.resize(a.size());
+    ins[1].data.resize(b.size());
+    memcpy(ins[0].data.data(), a.data(), a.size() * 4);
+    memcpy(ins[1].data.data(), b.data(), b.size() * 4);
+    std::vector<float> out;
+    Shape os;
+    Status st = run_op("MatMul", ins, {}, 2, &pool, &out, &os);
+    if (!st.ok()) fail_msg("MatMul int32: %s", st.message().c_str());
+    assert_true(os == (Shape{2, 3, 5}));
+    for (int64_t bi = 0; bi < 2; bi++)
+        for (int64_t i = 0; i < 3; i++)
+            for (int64_t j = 0; j < 5; j++) {
+                uint32_t r = 0;
+                for (int64_t p = 0; p < 4; p++)
+                    r += static_cast<uint32_t>(a[(bi * 3 + i) * 4 + p]) * static_cast<uint32_t>(b[p * 5 + j]);
+                int32_t got;
+                memcpy(&got, &out[(bi * 3 + i) * 5 + j], 4);
+                assert_int_equal(got, static_cast<int32_t>(r));
+            }
+}
+
 void test_op_errors(void **) {
     ThreadPool pool(1);
     std::vector<float> out;
@@ -904,6 +937,7 @@ int main(void) {
         cmocka_unit_test(test_op_matmul),
         cmocka_unit_test(test_op_conv),
         cmocka_unit_test(test_op_convtranspose),
+        cmocka_unit_test(test_op_matmul_int32),
         cmocka_unit_test(test_op_no_alloc_parallel_paths),
         cmocka_unit_test(test_op_errors),
     };

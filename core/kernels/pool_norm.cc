@@ -2,7 +2,7 @@
 // which live one family per file:
 //   pool.cc     MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
 //   norm.cc     BatchNormalization, InstanceNormalization, LayerNormalization, LRN
-//   softmax.cc  Softmax, LogSoftmax
+//   softmax.cc  Softmax, LogSoftmax, Hardmax
 //   reduce.cc   Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare},
 //               ArgMax, ArgMin, MeanVarianceNormalization
 #include "core/op.h"

@@ -1,4 +1,4 @@
-// softmax.cc — Softmax and LogSoftmax.
+// softmax.cc — Softmax, LogSoftmax and Hardmax.
 //
 // X is viewed as [outer, n, inner]: opset-13 semantics normalise over the one axis
 // (n = shape[axis], inner = prod(shape[axis+1:])); the legacy form (coerce_2d = 1,
@@ -290,23 +290,75 @@ Status run_softmax(const SoftmaxGeom &g, const KernelIO &io) {
     return Status::OK();
 }
 
-template <bool kLog>
+// ---- Hardmax: 1 at the first maximum of each row (along the same axes), else 0 ----
+
+// Columns [0, w) of one [n, inner] block.
+template <typename T>
+void hardmax_tile(const T *x, T *y, int64_t n, int64_t inner, int64_t w) {
+    T best[kTile];
+    int64_t at[kTile];
+    for (int64_t j = 0; j < w; j++) {
+        best[j] = x[j];
+        at[j] = 0;
+    }
+    for (int64_t i = 1; i < n; i++) {
+        const T *xr = x + i * inner;
+        for (int64_t j = 0; j < w; j++)
+            if (xr[j] > best[j]) {
+                best[j] = xr[j];
+                at[j] = i;
+            }
+    }
+    for (int64_t i = 0; i < n; i++) std::fill(y + i * inner, y + i * inner + w, T(0));
+    for (int64_t j = 0; j < w; j++) y[at[j] * inner + j] = T(1);
+}
+
+template <typename T>
+Status run_hardmax(const SoftmaxGeom &g, const KernelIO &io) {
+    const T *x = io.inputs[0].as<const T>();
+    T *y = io.outputs[0].as<T>();
+    if (g.n == 0) return Status::OK();
+    const int64_t tiles = (g.inner + kTile - 1) / kTile;
+    const int64_t block = g.n * g.inner;
+    io.pool->parallel_for(g.outer * tiles, grain_for(g.n * std::min(kTile, g.inner) * 2),
+                          io.max_threads, [&](int64_t t0, int64_t t1) {
+        int64_t o = t0 / tiles, t = t0 - o * tiles;  // once per chunk
+        for (int64_t k = t0; k < t1; k++) {
+            int64_t c0 = t * kTile;
+            int64_t w = std::min(kTile, g.inner - c0);
+            hardmax_tile(x + o * block + c0, y + o * block + c0, g.n, g.inner, w);
+            if (++t == tiles) {
+                t = 0;
+                o++;
+            }
+        }
+    });
+    return Status::OK();
+}
+
+// ---- schemas ----
+
+enum Mode { kSoftmax, kLogSoftmax, kHardmax };
+const char *const kModeNames[] = {"Softmax", "LogSoftmax", "Hardmax"};
+
+template <int kMode>
 Status softmax_infer(InferContext &ctx) {
     SoftmaxGeom g;
-    EMBER_RETURN_IF_ERROR(softmax_geom(ctx, kLog ? "LogSoftmax" : "Softmax", &g));
+    EMBER_RETURN_IF_ERROR(softmax_geom(ctx, kModeNames[kMode], &g));
     ctx.output(0).dtype = ctx.input(0)->dtype;
     ctx.output(0).shape = ctx.input(0)->shape;
     return Status::OK();
 }
 
-template <bool kLog>
+template <int kMode>
 Status softmax_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     SoftmaxGeom g;
-    EMBER_RETURN_IF_ERROR(softmax_geom(ctx, kLog ? "LogSoftmax" : "Softmax", &g));
-    DType t = ctx.input(0)->dtype;
-    *out = make_fn_kernel([g, t](const KernelIO &io) -> Status {
-        if (t == DType::F64) return run_softmax<kLog, double>(g, io);
-        return run_softmax<kLog, float>(g, io);
+    EMBER_RETURN_IF_ERROR(softmax_geom(ctx, kModeNames[kMode], &g));
+    const bool f64 = ctx.input(0)->dtype == DType::F64;
+    *out = make_fn_kernel([g, f64](const KernelIO &io) -> Status {
+        if (kMode == kHardmax) return f64 ? run_hardmax<double>(g, io) : run_hardmax<float>(g, io);
+        constexpr bool kLog = kMode == kLogSoftmax;
+        return f64 ? run_softmax<kLog, double>(g, io) : run_softmax<kLog, float>(g, io);
     });
     return Status::OK();
 }
@@ -316,14 +368,20 @@ Status softmax_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
 void register_softmax_ops(OpRegistry &r) {
     OpSchema s;
     s.op_type = "Softmax";
-    s.infer = softmax_infer<false>;
-    s.create = softmax_create<false>;
+    s.infer = softmax_infer<kSoftmax>;
+    s.create = softmax_create<kSoftmax>;
     r.add(s);
 
     s = OpSchema();
     s.op_type = "LogSoftmax";
-    s.infer = softmax_infer<true>;
-    s.create = softmax_create<true>;
+    s.infer = softmax_infer<kLogSoftmax>;
+    s.create = softmax_create<kLogSoftmax>;
+    r.add(s);
+
+    s = OpSchema();
+    s.op_type = "Hardmax";
+    s.infer = softmax_infer<kHardmax>;
+    s.create = softmax_create<kHardmax>;
     r.add(s);
 }
 
