@@ -145,6 +145,9 @@ typedef struct ember_runtime_options {
     ember_log_fn log_fn; /* NULL: warnings and errors go to stderr */
     void *log_user_data; /* passed to log_fn */
     int32_t log_level;   /* most verbose level delivered; default EMBER_LOG_WARNING */
+    int32_t disable_plugin_discovery; /* 1: do not scan EMBER_PLUGIN_PATH and the plugin
+                                         folder beside libember.so (explicit
+                                         ember_runtime_load_plugin still works) */
 } ember_runtime_options;
 
 /* Creates a runtime.
@@ -165,6 +168,38 @@ EMBER_API ember_status ember_runtime_release(ember_runtime *runtime);
 
 /* Number of threads the runtime's pool uses (including the calling thread).  Since: 1 */
 EMBER_API ember_status ember_runtime_num_threads(const ember_runtime *runtime, int32_t *out);
+
+/* Backend plugins. At creation the runtime scans EMBER_PLUGIN_PATH (colon-separated
+ * folders), then the ember/plugins folder beside libember.so, for libember-<name>.so.
+ * A plugin that cannot be used (missing shared library such as libcudart, no
+ * ember_plugin_init, ABI mismatch, init error, no device) is recorded with its reason
+ * and skipped. Sessions choose among loaded plugins by name ("onednn", "cuda"); the
+ * built-in CPU kernels ("cpu") are always there and always last. */
+
+/* Loads one more plugin file.
+ * Ownership: `path` borrowed.  Threads: any.
+ * Errors: EMBER_ERR_BACKEND with the reason (the plugin stays listed as refused).
+ * Since: 1 */
+EMBER_API ember_status ember_runtime_load_plugin(ember_runtime *runtime, const char *path);
+
+typedef struct ember_plugin_info {
+    size_t struct_size;    /* set by the caller: sizeof(ember_plugin_info) */
+    const char *name;      /* "onednn", or the name taken from the file */
+    const char *path;
+    const char *version;   /* "" when not loaded */
+    int32_t loaded;        /* 1: usable; 0: refused, see reason */
+    const char *reason;    /* why it was refused, "" when loaded */
+    int32_t device_count;
+} ember_plugin_info;
+
+/* Plugins found so far (loaded and refused), and plugin `index`'s description.
+ * Ownership: strings owned by the runtime, valid while it lives.  Since: 1 */
+EMBER_API ember_status ember_runtime_plugin_count(const ember_runtime *runtime, size_t *out);
+EMBER_API ember_status ember_runtime_plugin_info(const ember_runtime *runtime, size_t index,
+                                                 ember_plugin_info *info);
+/* Name of device `device` of loaded plugin `index`.  Since: 1 */
+EMBER_API ember_status ember_runtime_plugin_device(const ember_runtime *runtime, size_t index,
+                                                   int32_t device, const char **name);
 
 /* ---------------------------------------------------------------------------
  * Model
@@ -278,7 +313,10 @@ typedef struct ember_session ember_session;
 
 typedef struct ember_session_options {
     size_t struct_size;      /* sizeof(ember_session_options) */
-    const char *backends;    /* priority list, e.g. "auto" or "cpu"; NULL = "auto" */
+    const char *backends;    /* priority list of backend names, comma-separated, e.g.
+                                "onednn,cpu"; "auto" (or NULL) = every loaded plugin, best
+                                first (cuda, onednn, others), then cpu. "cpu" is always
+                                appended: every model runs. */
     int32_t num_threads;     /* threads this session may use, 0 = all of the runtime's */
     int64_t max_arena_bytes; /* 0 = no cap; otherwise a plan needing more is refused */
 } ember_session_options;

@@ -107,6 +107,54 @@ ember_status ember_runtime_num_threads(const ember_runtime *runtime, int32_t *ou
     EMBER_API_END
 }
 
+ember_status ember_runtime_load_plugin(ember_runtime *runtime, const char *path) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(runtime && path, "runtime or path is NULL");
+    ember::Status st = runtime->rt.plugins().load(path, nullptr);
+    if (!st.ok()) return fail(st);
+    return EMBER_OK;
+    EMBER_API_END
+}
+
+ember_status ember_runtime_plugin_count(const ember_runtime *runtime, size_t *out) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(runtime && out, "runtime or out is NULL");
+    *out = const_cast<ember_runtime *>(runtime)->rt.plugins().size();
+    return EMBER_OK;
+    EMBER_API_END
+}
+
+ember_status ember_runtime_plugin_info(const ember_runtime *runtime, size_t index,
+                                       ember_plugin_info *info) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(runtime && info, "runtime or info is NULL");
+    EMBER_REQUIRE(info->struct_size >= sizeof(ember_plugin_info), "ember_plugin_info.struct_size is too small");
+    const ember::Plugin *p = const_cast<ember_runtime *>(runtime)->rt.plugins().at(index);
+    if (!p) return fail(ember::errorf(EMBER_ERR_INVALID_ARGUMENT, "plugin index %zu out of range", index));
+    info->name = p->name.c_str();
+    info->path = p->path.c_str();
+    info->version = p->version.c_str();
+    info->loaded = p->loaded ? 1 : 0;
+    info->reason = p->reason.c_str();
+    info->device_count = static_cast<int32_t>(p->devices.size());
+    return EMBER_OK;
+    EMBER_API_END
+}
+
+ember_status ember_runtime_plugin_device(const ember_runtime *runtime, size_t index, int32_t device,
+                                         const char **name) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(runtime && name, "runtime or name is NULL");
+    const ember::Plugin *p = const_cast<ember_runtime *>(runtime)->rt.plugins().at(index);
+    if (!p) return fail(ember::errorf(EMBER_ERR_INVALID_ARGUMENT, "plugin index %zu out of range", index));
+    if (device < 0 || static_cast<size_t>(device) >= p->devices.size())
+        return fail(ember::errorf(EMBER_ERR_INVALID_ARGUMENT, "plugin '%s' has %zu device(s), not %d",
+                                  p->name.c_str(), p->devices.size(), device));
+    *name = p->devices[device].c_str();
+    return EMBER_OK;
+    EMBER_API_END
+}
+
 /* ---- model ---- */
 
 static ember_status finish_model_load(ember_runtime *runtime, std::unique_ptr<ember::ModelBytes> bytes,
@@ -312,10 +360,6 @@ ember_status ember_session_create(ember_model *model, const ember_session_option
     EMBER_REQUIRE(o.max_arena_bytes >= 0, "ember_session_options.max_arena_bytes is negative");
     ember::SessionOptions so;
     if (o.backends) so.backends = o.backends;
-    if (so.backends != "auto" && so.backends != "cpu" && so.backends.find("cpu") == std::string::npos)
-        return fail(ember::errorf(EMBER_ERR_UNSUPPORTED,
-                                  "backend list '%s' names no available backend (available: cpu)",
-                                  so.backends.c_str()));
     so.num_threads = o.num_threads;
     so.max_arena_bytes = o.max_arena_bytes;
     std::unique_ptr<ember_session> s(new ember_session(&model->m, so));

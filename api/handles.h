@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "api/ember.h"
 #include "core/runtime.h"
@@ -19,6 +21,10 @@ struct ember_runtime {
 
 struct ember_model {
     ember::Model m;
+    // Class labels from metadata "labels", split on first use (api/ember_image.cc);
+    // a model is shared by threads, so the split runs once under labels_once.
+    std::once_flag labels_once;
+    std::vector<std::string> labels;
 };
 
 struct ember_session {

@@ -25,7 +25,9 @@ Runtime::Runtime(const ember_runtime_options &opts)
     : log_fn_(opts.log_fn),
       log_user_(opts.log_user_data),
       log_level_(opts.log_level),
-      pool_(resolve_threads(opts.num_threads)) {}
+      pool_(resolve_threads(opts.num_threads)) {
+    if (!opts.disable_plugin_discovery) plugins_.discover();
+}
 
 void Runtime::log(ember_log_level level, const char *function, const char *fmt, ...) const {
     if (static_cast<int32_t>(level) > log_level_) return;

@@ -8,6 +8,7 @@
 
 #include "api/ember.h"
 #include "core/graph.h"
+#include "core/plugin_registry.h"
 #include "core/thread_pool.h"
 
 namespace ember {
@@ -16,6 +17,7 @@ class Runtime {
 public:
     explicit Runtime(const ember_runtime_options &opts);
     ThreadPool &pool() { return pool_; }
+    PluginRegistry &plugins() { return plugins_; }
     void log(ember_log_level level, const char *function, const char *fmt, ...) const
         __attribute__((format(printf, 4, 5)));
 
@@ -26,6 +28,7 @@ private:
     void *log_user_;
     int32_t log_level_;
     ThreadPool pool_;
+    PluginRegistry plugins_{this};
 };
 
 // A read-only mapping of a model file, or a heap copy, 64-byte aligned.

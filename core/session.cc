@@ -19,7 +19,8 @@ alignas(64) const uint8_t kEmptyValue[64] = {0};
 size_t align_up(size_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
 
 struct PlanValue {
-    enum Kind : uint8_t { Unset, Input, Const, Folded, Arena };
+    // Internal: produced and consumed inside one plugin subgraph; never in the arena.
+    enum Kind : uint8_t { Unset, Input, Const, Folded, Arena, Internal };
     Kind kind = Unset;
     TensorInfo info;
     int input_index = -1;
@@ -46,8 +47,11 @@ struct Convert {
 }  // namespace
 
 struct Step {
-    const Node *node = nullptr;
-    std::unique_ptr<Kernel> kernel;
+    const Node *node = nullptr;       // the node (first node of a plugin subgraph)
+    std::unique_ptr<Kernel> kernel;   // built-in CPU kernel, or null for a plugin step
+    const Plugin *plugin = nullptr;   // plugin step: the backend and its compiled subgraph
+    std::shared_ptr<void> compiled;
+    std::vector<ember_plugin_tensor> pins, pouts;
     std::vector<int32_t> in_values, out_values;  // plan value ids the kernel reads/writes
     std::vector<Tensor> ins, outs;
     std::vector<Convert> before, after;
@@ -171,9 +175,106 @@ void run_convert(const Convert &c) {
     }
 }
 
+
+// Owns the C descriptions of nodes handed to a plugin (ember_plugin.h).
+struct NodeDesc {
+    std::vector<ember_plugin_value> ins, outs;
+    std::vector<ember_plugin_attr> attrs;
+    ember_plugin_node node{};
+};
+
+void describe_value(const Graph &g, int32_t id, const TensorInfo *info, ember_plugin_value *v) {
+    static const int64_t kNoDims[1] = {0};
+    if (id < 0 || !info) {
+        *v = ember_plugin_value{"", EMBER_DTYPE_UNDEFINED, 0, kNoDims, nullptr};
+        return;
+    }
+    v->name = g.values[id].name.c_str();
+    v->dtype = static_cast<ember_dtype>(info->dtype);
+    v->rank = info->shape.size();
+    v->dims = info->shape.empty() ? kNoDims : info->shape.data();
+    v->constant_data = g.values[id].constant >= 0 ? info->value : nullptr;
+}
+
+void describe_node(const Graph &g, const Node &n, const std::vector<const TensorInfo *> &ins,
+                   const std::vector<const TensorInfo *> &outs, NodeDesc *d) {
+    d->ins.resize(n.inputs.size());
+    for (size_t i = 0; i < n.inputs.size(); i++) describe_value(g, n.inputs[i], ins[i], &d->ins[i]);
+    d->outs.resize(n.outputs.size());
+    for (size_t o = 0; o < n.outputs.size(); o++) describe_value(g, n.outputs[o], outs[o], &d->outs[o]);
+    d->attrs.clear();
+    for (const Attribute &a : n.attrs) {
+        ember_plugin_attr pa{};
+        pa.name = a.name.c_str();
+        switch (a.type) {
+            case AttrType::Int: pa.type = EMBER_ATTR_INT; pa.i = a.i; break;
+            case AttrType::Float: pa.type = EMBER_ATTR_FLOAT; pa.f = a.f; break;
+            case AttrType::String: pa.type = EMBER_ATTR_STRING; pa.s = a.s.c_str(); break;
+            case AttrType::Ints: pa.type = EMBER_ATTR_INTS; pa.count = a.ints.size(); pa.ints = a.ints.data(); break;
+            case AttrType::Floats: pa.type = EMBER_ATTR_FLOATS; pa.count = a.floats.size(); pa.floats = a.floats.data(); break;
+            default: continue;  // tensors and string lists are not offered to plugins
+        }
+        d->attrs.push_back(pa);
+    }
+    d->node.name = n.name.c_str();
+    d->node.op_type = n.op_type.c_str();
+    d->node.domain = n.domain.c_str();
+    d->node.n_inputs = d->ins.size();
+    d->node.inputs = d->ins.data();
+    d->node.n_outputs = d->outs.size();
+    d->node.outputs = d->outs.data();
+    d->node.n_attrs = d->attrs.size();
+    d->node.attrs = d->attrs.data();
+}
+
+bool node_has_unsupported_attr(const Node &n) {
+    for (const Attribute &a : n.attrs)
+        if (a.type == AttrType::Tensor || a.type == AttrType::Strings) return true;
+    return false;
+}
+
+}  // namespace
+
+Status Session::resolve_backends() {
+    PluginRegistry &reg = model_->runtime->plugins();
+    backends_.clear();
+    std::string list = opts_.backends.empty() ? "auto" : opts_.backends;
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+        while (!name.empty() && name.back() == ' ') name.pop_back();
+        if (name == "cpu") break;  // the built-in kernels take everything from here on
+        if (name == "auto") {
+            for (const Plugin *p : reg.loaded_by_priority())
+                if (std::find(backends_.begin(), backends_.end(), p) == backends_.end()) backends_.push_back(p);
+        } else if (!name.empty()) {
+            const Plugin *p = reg.find_loaded(name);
+            if (!p) {
+                std::string why;
+                for (size_t i = 0; i < reg.size(); i++)
+                    if (reg.at(i)->name == name && !reg.at(i)->loaded) why = reg.at(i)->reason;
+                if (!why.empty())
+                    return errorf(EMBER_ERR_BACKEND, "backend '%s' is not available: %s", name.c_str(), why.c_str());
+                std::string avail;
+                for (const Plugin *q : reg.loaded_by_priority()) avail += q->name + ", ";
+                return errorf(EMBER_ERR_UNSUPPORTED, "no backend named '%s' (available: %scpu)",
+                              name.c_str(), avail.c_str());
+            }
+            if (std::find(backends_.begin(), backends_.end(), p) == backends_.end()) backends_.push_back(p);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return Status::OK();
+}
+
+namespace {
 }  // namespace
 
 Status Session::init() {
+    EMBER_RETURN_IF_ERROR(resolve_backends());
     const Graph &g = model_->graph;
     const OpRegistry &ops = builtin_ops();
     for (const Node &n : g.nodes) {
@@ -243,6 +344,93 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     for (auto &iv : plan->input_values)
         plan->vals[g.inputs[iv.first]].info.value = iv.second.empty() ? kEmptyValue : iv.second.data();
 
+    // Who reads each value (Shape/Size read only the shape, not the data).
+    std::vector<std::vector<int32_t>> readers(g.values.size());
+    std::vector<char> is_output(g.values.size(), 0);
+    for (int32_t id : g.outputs) is_output[id] = 1;
+    for (size_t k = 0; k < g.nodes.size(); k++) {
+        if (!live[k] || is_shape_only_op(g.nodes[k])) continue;
+        for (int32_t id : g.nodes[k].inputs)
+            if (id >= 0) readers[id].push_back(static_cast<int32_t>(k));
+    }
+    int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
+                                        : pool.num_threads();
+    node_backend_.assign(g.nodes.size(), "constant");
+
+    // Consecutive nodes claimed by one plugin become one compiled subgraph.
+    const Plugin *group_plugin = nullptr;
+    std::vector<int32_t> group;
+    auto flush_group = [&]() -> Status {
+        if (group.empty()) return Status::OK();
+        const Plugin *p = group_plugin;
+        std::vector<char> in_group(g.nodes.size(), 0);
+        for (int32_t n : group) in_group[n] = 1;
+        std::vector<int32_t> sg_in, sg_out;
+        std::vector<char> produced(g.values.size(), 0), listed(g.values.size(), 0);
+        for (int32_t n : group) {
+            for (int32_t id : g.nodes[n].inputs)
+                if (id >= 0 && !produced[id] && !listed[id]) { listed[id] = 1; sg_in.push_back(id); }
+            for (int32_t id : g.nodes[n].outputs)
+                if (id >= 0) produced[id] = 1;
+        }
+        for (int32_t n : group) {
+            for (int32_t id : g.nodes[n].outputs) {
+                if (id < 0) continue;
+                bool outside = is_output[id];
+                for (int32_t r : readers[id]) outside |= !in_group[r];
+                if (outside) sg_out.push_back(id);
+                else plan->vals[id].kind = PlanValue::Internal;
+            }
+        }
+        std::vector<NodeDesc> descs(group.size());
+        std::vector<ember_plugin_node> nodes(group.size());
+        for (size_t j = 0; j < group.size(); j++) {
+            const Node &n = g.nodes[group[j]];
+            std::vector<const TensorInfo *> ins(n.inputs.size(), nullptr), outs(n.outputs.size(), nullptr);
+            for (size_t i = 0; i < n.inputs.size(); i++) if (n.inputs[i] >= 0) ins[i] = &plan->vals[n.inputs[i]].info;
+            for (size_t o = 0; o < n.outputs.size(); o++) if (n.outputs[o] >= 0) outs[o] = &plan->vals[n.outputs[o]].info;
+            describe_node(g, n, ins, outs, &descs[j]);
+            nodes[j] = descs[j].node;
+        }
+        std::vector<ember_plugin_value> vin(sg_in.size()), vout(sg_out.size());
+        for (size_t i = 0; i < sg_in.size(); i++) describe_value(g, sg_in[i], &plan->vals[sg_in[i]].info, &vin[i]);
+        for (size_t o = 0; o < sg_out.size(); o++) describe_value(g, sg_out[o], &plan->vals[sg_out[o]].info, &vout[o]);
+        ember_plugin_subgraph sg{};
+        sg.n_nodes = nodes.size();
+        sg.nodes = nodes.data();
+        sg.n_inputs = vin.size();
+        sg.inputs = vin.data();
+        sg.n_outputs = vout.size();
+        sg.outputs = vout.data();
+        sg.device = 0;
+        sg.num_threads = threads;
+        void *compiled = nullptr;
+        PluginRegistry::take_error();
+        ember_status cs = p->api.compile(p->api.ctx, &sg, &compiled);
+        if (cs != EMBER_OK) {
+            std::string why = PluginRegistry::take_error();
+            return errorf(EMBER_ERR_BACKEND, "backend '%s' failed to compile %zu node(s) from '%s' (%s)%s%s",
+                          p->name.c_str(), group.size(), g.nodes[group[0]].name.c_str(),
+                          ember_status_string(cs), why.empty() ? "" : ": ", why.c_str());
+        }
+        Step step;
+        step.node = &g.nodes[group[0]];
+        step.plugin = p;
+        step.compiled = std::shared_ptr<void>(compiled, [p](void *c) { if (c) p->api.release(p->api.ctx, c); });
+        int sidx = static_cast<int>(plan->steps.size());
+        step.in_values = sg_in;
+        for (int32_t id : sg_in) plan->vals[id].last = std::max(plan->vals[id].last, sidx);
+        step.out_values = sg_out;
+        for (int32_t id : sg_out) {
+            plan->vals[id].first = sidx;
+            plan->vals[id].last = std::max(plan->vals[id].last, sidx);
+        }
+        plan->steps.push_back(std::move(step));
+        group.clear();
+        group_plugin = nullptr;
+        return Status::OK();
+    };
+
     for (size_t k = 0; k < g.nodes.size(); k++) {
         if (!live[k]) continue;
         const Node &node = g.nodes[k];
@@ -284,6 +472,37 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         HalfBridge bridge;
         EMBER_RETURN_IF_ERROR(
             infer_node(g, node, *schema, ins, &ctx, &kin, &keep, &outs, &bridge, any_held));
+        // The first plugin in the session's list that claims the node runs it.
+        const Plugin *chosen = nullptr;
+        if (!backends_.empty() && !node_has_unsupported_attr(node)) {
+            std::vector<const TensorInfo *> out_ptrs(node.outputs.size(), nullptr);
+            for (size_t o = 0; o < node.outputs.size(); o++) out_ptrs[o] = &outs[o];
+            NodeDesc d;
+            describe_node(g, node, ins, out_ptrs, &d);
+            for (const Plugin *p : backends_) {
+                if (p->api.supports(p->api.ctx, &d.node) == 1) {
+                    chosen = p;
+                    break;
+                }
+            }
+        }
+        if (chosen) {
+            if (chosen != group_plugin) EMBER_RETURN_IF_ERROR(flush_group());
+            for (size_t o = 0; o < node.outputs.size(); o++) {
+                int32_t id = node.outputs[o];
+                if (id < 0) continue;
+                PlanValue &pv = plan->vals[id];
+                pv.kind = PlanValue::Arena;
+                pv.info = outs[o];
+                pv.bytes = static_cast<size_t>(shape_numel(pv.info.shape)) * dtype_size(pv.info.dtype);
+            }
+            group_plugin = chosen;
+            group.push_back(static_cast<int32_t>(k));
+            node_backend_[k] = chosen->name;
+            continue;
+        }
+        EMBER_RETURN_IF_ERROR(flush_group());
+        node_backend_[k] = "cpu";
         Status st = schema->create(ctx, &step.kernel);
         if (!st.ok()) return node_error(node, st);
         if (!step.kernel) return node_error(node, errorf(EMBER_ERR_INTERNAL, "no kernel created"));
@@ -348,6 +567,8 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         }
         plan->steps.push_back(std::move(step));
     }
+
+    EMBER_RETURN_IF_ERROR(flush_group());
 
     // Graph outputs live to the end; an output that is a graph input is copied, and one
     // held in float32 is rounded to its float16 type once, into its own buffer.
@@ -416,6 +637,16 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         if (step.scratch_value >= 0) step.scratch = plan->arena + plan->vals[step.scratch_value].offset;
     }
     for (Convert &c : plan->final_converts) { bind(c.src_value, &c.src); bind(c.dst_value, &c.dst); }
+    for (Step &step : plan->steps) {
+        if (!step.plugin) continue;
+        auto to_plugin = [](const Tensor &t) {
+            static const int64_t kNoDims[1] = {0};
+            return ember_plugin_tensor{static_cast<ember_dtype>(t.dtype), t.shape.size(),
+                                       t.shape.empty() ? kNoDims : t.shape.data(), t.data};
+        };
+        for (const Tensor &t : step.ins) step.pins.push_back(to_plugin(t));
+        for (const Tensor &t : step.outs) step.pouts.push_back(to_plugin(t));
+    }
     // Patches were recorded with pointers into steps' vectors, which no longer move.
     plan->outputs.resize(g.outputs.size());
     for (size_t i = 0; i < g.outputs.size(); i++) {
@@ -487,6 +718,20 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
     int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
                                         : pool.num_threads();
     for (Step &step : p.steps) {
+        if (step.plugin) {
+            for (size_t i = 0; i < step.pins.size(); i++) step.pins[i].data = step.ins[i].data;
+            PluginRegistry::take_error();
+            ember_status ps = step.plugin->api.execute(step.plugin->api.ctx, step.compiled.get(),
+                                                       step.pins.data(), step.pins.size(),
+                                                       step.pouts.data(), step.pouts.size());
+            if (ps != EMBER_OK) {
+                std::string why = PluginRegistry::take_error();
+                return errorf(EMBER_ERR_BACKEND, "backend '%s' failed running the subgraph from '%s' (%s)%s%s",
+                              step.plugin->name.c_str(), step.node->name.c_str(), ember_status_string(ps),
+                              why.empty() ? "" : ": ", why.c_str());
+            }
+            continue;
+        }
         for (const Convert &c : step.before) run_convert(c);
         KernelIO io;
         io.inputs = step.ins.data();
@@ -528,7 +773,7 @@ Status Session::node_info(size_t index, const char **name, const char **op, cons
                       g.nodes.size());
     if (name) *name = g.nodes[index].name.c_str();
     if (op) *op = g.nodes[index].op_type.c_str();
-    if (backend) *backend = "cpu";
+    if (backend) *backend = index < node_backend_.size() ? node_backend_[index].c_str() : "cpu";
     return Status::OK();
 }
 

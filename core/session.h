@@ -46,11 +46,14 @@ public:
     size_t arena_bytes() const;
 
 private:
+    Status resolve_backends();
     Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs);
 
     Model *model_;
     SessionOptions opts_;
     std::unique_ptr<Plan> plan_;
+    std::vector<const Plugin *> backends_;   // plugins in priority order; cpu is implied last
+    std::vector<std::string> node_backend_;  // per graph node: plugin name, "cpu" or "constant"
     bool have_outputs_ = false;
 };
 

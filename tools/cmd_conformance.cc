@@ -172,7 +172,15 @@ bool compare(const HostTensor &want, const ember_tensor *got, std::string *why) 
     return true;
 }
 
-Verdict run_case(ember_runtime *rt, const std::string &dir, std::string *msg) {
+struct Placement {
+    size_t placed = 0, total = 0;
+};
+
+// Runs one case on `backends`. When `cpu_out` is given, also compares every output with
+// the built-in kernels' (the caller's earlier cpu run, stored there when empty).
+Verdict run_case(ember_runtime *rt, const std::string &dir, std::string *msg,
+                 const char *backends = "auto", Placement *placement = nullptr,
+                 const std::string &plugin_name = "", std::vector<HostTensor> *cpu_out = nullptr) {
     ember::ConvertOptions copts;
     ember::Graph graph;
     ember::Status st = ember::import_onnx_file(dir + "/model.onnx", copts, &graph);
@@ -194,7 +202,10 @@ Verdict run_case(ember_runtime *rt, const std::string &dir, std::string *msg) {
     std::unique_ptr<ember_model, void (*)(ember_model *)> model_guard(
         model, [](ember_model *m) { ember_model_release(m); });
     ember_session *session = nullptr;
-    ember_status s = ember_session_create(model, nullptr, &session);
+    ember_session_options so{};
+    so.struct_size = sizeof so;
+    so.backends = backends;
+    ember_status s = ember_session_create(model, &so, &session);
     if (s != EMBER_OK) {
         *msg = std::string("session: ") + ember_last_error();
         return s == EMBER_ERR_UNSUPPORTED ? Verdict::Skip : Verdict::Fail;
@@ -227,6 +238,41 @@ Verdict run_case(ember_runtime *rt, const std::string &dir, std::string *msg) {
         return s == EMBER_ERR_UNSUPPORTED ? Verdict::Skip : Verdict::Fail;
     }
     bool ok = true;
+    if (placement) {
+        size_t nn = 0;
+        ember_session_node_count(session, &nn);
+        for (size_t i = 0; i < nn; i++) {
+            const char *name, *op, *backend;
+            ember_session_node_info(session, i, &name, &op, &backend);
+            if (strcmp(backend, "constant") == 0) continue;
+            placement->total++;
+            placement->placed += plugin_name == backend;
+        }
+    }
+    if (cpu_out) {
+        if (cpu_out->empty()) {
+            for (size_t k = 0; k < n_out; k++) {
+                const ember_tensor *got = nullptr;
+                ember_session_output(session, k, &got);
+                HostTensor h;
+                h.dtype = ember_tensor_dtype(got);
+                h.dims.assign(ember_tensor_dims(got), ember_tensor_dims(got) + ember_tensor_rank(got));
+                const uint8_t *p = static_cast<const uint8_t *>(ember_tensor_data_const(got));
+                h.data.assign(p, p + ember_tensor_size_bytes(got));
+                cpu_out->push_back(std::move(h));
+            }
+        } else {
+            for (size_t k = 0; k < n_out && k < cpu_out->size(); k++) {
+                const ember_tensor *got = nullptr;
+                ember_session_output(session, k, &got);
+                std::string why;
+                if (!compare((*cpu_out)[k], got, &why)) {
+                    *msg += "output " + std::to_string(k) + " differs from the built-in kernels: " + why + "; ";
+                    ok = false;
+                }
+            }
+        }
+    }
     for (size_t k = 0;; k++) {
         std::string path = dir + "/outputs/" + std::to_string(k) + ".bin";
         if (!tools::file_exists(path)) {
@@ -326,5 +372,87 @@ int cmd_conformance(int argc, char **argv) {
     }
     ember_runtime_release(rt);
     printf("conformance: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}
+
+// `ember plugin-check PLUGIN.so [PATH...]`: the plugin conformance kit. Loads the plugin,
+// puts it first in the backend list and runs the conformance cases through it, comparing
+// every output with the expected one and with the built-in kernels on the same inputs.
+int cmd_plugin_check(int argc, char **argv) {
+    std::string plugin;
+    std::vector<std::string> paths;
+    std::string tier = "tier1";
+    for (int i = 0; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "--tier" && i + 1 < argc) tier = argv[++i];
+        else if (a == "--all") tier.clear();
+        else if (plugin.empty()) plugin = a;
+        else paths.push_back(a);
+    }
+    if (plugin.empty()) {
+        fprintf(stderr, "usage: ember plugin-check PLUGIN.so [--tier tier1|--all] [PATH...]\n"
+                        "  default PATH: $EMBER_SHARED_DIR/conformance (or ../shared/conformance)\n");
+        return 2;
+    }
+    if (paths.empty()) {
+        const char *sd = getenv("EMBER_SHARED_DIR");
+        paths.push_back(std::string(sd && *sd ? sd : "../shared") + "/conformance");
+    }
+    ember_runtime_options ro{};
+    ro.struct_size = sizeof ro;
+    ro.num_threads = 1;
+    ro.log_level = EMBER_LOG_ERROR;
+    ro.disable_plugin_discovery = 1;
+    ember_runtime *rt = nullptr;
+    if (ember_runtime_create(&ro, &rt) != EMBER_OK) {
+        fprintf(stderr, "plugin-check: %s\n", ember_last_error());
+        return 1;
+    }
+    if (ember_runtime_load_plugin(rt, plugin.c_str()) != EMBER_OK) {
+        fprintf(stderr, "plugin-check: %s\n", ember_last_error());
+        ember_runtime_release(rt);
+        return 1;
+    }
+    ember_plugin_info info{};
+    info.struct_size = sizeof info;
+    ember_runtime_plugin_info(rt, 0, &info);
+    std::string name = info.name;
+    std::string backends = name + ",cpu";
+    printf("plugin-check: %s (plugin '%s' %s, %d device(s))\n", plugin.c_str(), info.name, info.version,
+           info.device_count);
+    int passed = 0, failed = 0, skipped = 0;
+    Placement placement;
+    for (const std::string &p : paths) {
+        std::vector<std::string> cases;
+        find_cases(p, &cases);
+        std::map<std::string, std::string> tiers;
+        std::string root;
+        if (!tier.empty()) load_tiers(cases.empty() ? p : cases[0] + "/..", &tiers, &root);
+        for (const std::string &c : cases) {
+            if (!tier.empty()) {
+                size_t s2 = c.rfind('/');
+                size_t s1 = s2 == std::string::npos ? std::string::npos : c.rfind('/', s2 - 1);
+                auto it = tiers.find(s1 == std::string::npos ? c : c.substr(s1 + 1));
+                if (it == tiers.end() || it->second != tier) continue;
+            }
+            std::vector<HostTensor> cpu_out;
+            std::string msg;
+            Verdict ref = run_case(rt, c, &msg, "cpu", nullptr, "", &cpu_out);
+            if (ref != Verdict::Pass) {
+                skipped++;
+                printf("skip %s: the built-in kernels do not pass it (%s)\n", c.c_str(), msg.c_str());
+                continue;
+            }
+            msg.clear();
+            Verdict v = run_case(rt, c, &msg, backends.c_str(), &placement, name, &cpu_out);
+            if (v == Verdict::Pass) passed++;
+            else if (v == Verdict::Skip) { skipped++; printf("skip %s: %s\n", c.c_str(), msg.c_str()); }
+            else { failed++; printf("FAIL %s: %s\n", c.c_str(), msg.c_str()); }
+            fflush(stdout);
+        }
+    }
+    ember_runtime_release(rt);
+    printf("plugin-check: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    printf("placed: %zu of %zu nodes on %s\n", placement.placed, placement.total, name.c_str());
     return failed ? 1 : 0;
 }

@@ -52,12 +52,14 @@ int cmd_run(int argc, char **argv) {
     std::string model_path, out_dir;
     std::vector<std::string> inputs;
     int threads = 0, top = 0;
+    const char *backends = "auto";
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
         if ((a == "-i" || a == "--input") && i + 1 < argc) inputs.push_back(argv[++i]);
         else if ((a == "-o" || a == "--output") && i + 1 < argc) out_dir = argv[++i];
         else if (a == "--threads" && i + 1 < argc) threads = atoi(argv[++i]);
         else if (a == "--top" && i + 1 < argc) top = atoi(argv[++i]);
+        else if (a == "--backend" && i + 1 < argc) backends = argv[++i];
         else if (model_path.empty() && a[0] != '-') model_path = a;
         else {
             fprintf(stderr, "ember run: unexpected argument '%s'\n", a.c_str());
@@ -71,6 +73,9 @@ int cmd_run(int argc, char **argv) {
     ember_runtime_options ro{};
     ro.struct_size = sizeof ro;
     ro.num_threads = threads;
+    ember_session_options so{};
+    so.struct_size = sizeof so;
+    so.backends = backends;
     ember_runtime *rt = nullptr;
     ember_model *model = nullptr;
     ember_session *session = nullptr;
@@ -80,7 +85,7 @@ int cmd_run(int argc, char **argv) {
     size_t n_in = 0, n_out = 0;
     if (ember_runtime_create(&ro, &rt) != EMBER_OK ||
         ember_model_load_file(rt, model_path.c_str(), nullptr, &model) != EMBER_OK ||
-        ember_session_create(model, nullptr, &session) != EMBER_OK) {
+        ember_session_create(model, &so, &session) != EMBER_OK) {
         fprintf(stderr, "ember run: %s\n", ember_last_error());
         goto done;
     }

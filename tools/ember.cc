@@ -14,9 +14,11 @@ void usage(FILE *f) {
             "usage:\n"
             "  ember convert MODEL.onnx -o MODEL.ember [--labels FILE] [--preprocess SPEC]\n"
             "  ember info MODEL.ember [--graph]\n"
-            "  ember run MODEL.ember -i FILE [-i FILE...] [-o DIR] [--top K] [--threads T]\n"
-            "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json]\n"
-            "  ember conformance [--tier tier1] PATH...\n"
+            "  ember run MODEL.ember -i FILE [-i FILE...] [-o DIR] [--top K] [--threads T] [--backend LIST]\n"
+            "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json] [--backend LIST]\n"
+            "  ember conformance [--tier tier1] [--backend LIST] PATH...\n"
+            "  ember plugins [--load PATH]...\n"
+            "  ember plugin-check PLUGIN.so [PATH...]\n"
             "Inputs are .npy files, or raw little-endian .bin files with a .json sidecar\n"
             "({\"dtype\": \"float32\", \"shape\": [1,3,224,224]}). Outputs are written as .npy.\n",
             ember_version());
@@ -43,6 +45,8 @@ int main(int argc, char **argv) {
     if (cmd == "run") return cmd_run(argc - 2, argv + 2);
     if (cmd == "bench") return cmd_bench(argc - 2, argv + 2);
     if (cmd == "conformance") return cmd_conformance(argc - 2, argv + 2);
+    if (cmd == "plugins") return cmd_plugins(argc - 2, argv + 2);
+    if (cmd == "plugin-check") return cmd_plugin_check(argc - 2, argv + 2);
     fprintf(stderr, "ember: unknown command '%s'\n", cmd.c_str());
     usage(stderr);
     return 2;

@@ -196,6 +196,37 @@ bool read_npy(const std::string &bytes, HostTensor *out, std::string *err) {
 
 }  // namespace
 
+bool parse_npy_bytes(const void *data, size_t size, HostTensor *out, std::string *err) {
+    std::string bytes(static_cast<const char *>(data), size);
+    return read_npy(bytes, out, err);
+}
+
+bool parse_raw_tensor_bytes(const std::string &js, const void *data, size_t size,
+                            HostTensor *out, std::string *err) {
+    std::string dtype;
+    if (!json_string(js, "dtype", &dtype) || !json_int_list(js, "shape", &out->dims)) {
+        *err = "the sidecar needs \"dtype\" and \"shape\"";
+        return false;
+    }
+    json_string(js, "name", &out->name);
+    out->dtype = dtype_from_numpy_name(dtype);
+    if (out->dtype == EMBER_DTYPE_UNDEFINED) {
+        *err = "unknown dtype " + dtype;
+        return false;
+    }
+    size_t n = 1;
+    for (int64_t d : out->dims) n *= static_cast<size_t>(d);
+    size_t need = n * ember_dtype_size(out->dtype);
+    if (size != need) {
+        *err = "has " + std::to_string(size) + " bytes, shape and dtype need " +
+               std::to_string(need);
+        return false;
+    }
+    const uint8_t *p = static_cast<const uint8_t *>(data);
+    out->data.assign(p, p + size);
+    return true;
+}
+
 bool read_tensor_file(const std::string &path, HostTensor *out, std::string *err) {
     std::string bytes;
     if (!read_file(path, &bytes)) {
@@ -214,26 +245,11 @@ bool read_tensor_file(const std::string &path, HostTensor *out, std::string *err
         *err = path + ": raw tensors need a .json sidecar (" + side + ")";
         return false;
     }
-    std::string dtype;
-    if (!json_string(js, "dtype", &dtype) || !json_int_list(js, "shape", &out->dims)) {
-        *err = side + ": needs \"dtype\" and \"shape\"";
+    if (!parse_raw_tensor_bytes(js, bytes.data(), bytes.size(), out, err)) {
+        *err = (err->compare(0, 12, "the sidecar ") == 0 || err->compare(0, 8, "unknown ") == 0
+                    ? side : path) + ": " + *err;
         return false;
     }
-    json_string(js, "name", &out->name);
-    out->dtype = dtype_from_numpy_name(dtype);
-    if (out->dtype == EMBER_DTYPE_UNDEFINED) {
-        *err = side + ": unknown dtype " + dtype;
-        return false;
-    }
-    size_t n = 1;
-    for (int64_t d : out->dims) n *= static_cast<size_t>(d);
-    size_t need = n * ember_dtype_size(out->dtype);
-    if (bytes.size() != need) {
-        *err = path + ": has " + std::to_string(bytes.size()) + " bytes, shape and dtype need " +
-               std::to_string(need);
-        return false;
-    }
-    out->data.assign(bytes.begin(), bytes.end());
     return true;
 }
 

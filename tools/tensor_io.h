@@ -18,6 +18,11 @@ struct HostTensor {
 
 // Reads FILE.npy, or FILE.bin with FILE.json beside it. false + message on error.
 bool read_tensor_file(const std::string &path, HostTensor *out, std::string *err);
+// The same from bytes in memory (what read_tensor_file uses; the fuzz targets call these):
+// the bytes of a .npy file, or a .json sidecar's text and the raw .bin bytes.
+bool parse_npy_bytes(const void *data, size_t size, HostTensor *out, std::string *err);
+bool parse_raw_tensor_bytes(const std::string &json, const void *data, size_t size,
+                            HostTensor *out, std::string *err);
 bool write_npy(const std::string &path, ember_dtype dtype, const int64_t *dims, size_t rank,
                const void *data, size_t bytes, std::string *err);
 bool read_file(const std::string &path, std::string *out);

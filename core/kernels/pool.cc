@@ -1,4 +1,4 @@
-// pool.cc — MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool.
+// pool.cc — MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, MaxUnpool.
 //
 // Layout: X is [N, C, D1..Dk] (k = 1, 2 or 3), row-major. Every pool is computed as a
 // 3-D pool over [planes = N*C][D][H][W], with unit leading spatial dims for 1-D and
@@ -611,6 +611,126 @@ Status global_pool_create(const InferContext &ctx, std::unique_ptr<Kernel> *out)
     return Status::OK();
 }
 
+// ---- MaxUnpool ----
+// Y is zeros with X[i] written at the flat index I[i], where I indexes the default
+// unpooled shape [N, C, (in - 1) * stride + kernel - pad_begin - pad_end ...] as
+// MaxPool produced it. With an output_shape input larger than the default shape, the
+// ONNX reference scatters into the default shape and pads each spatial dim at its
+// end; element positions are decoded from the default shape and re-encoded in the
+// output shape (the only per-element division here, and only in that case).
+
+struct UnpoolGeom {
+    Shape def;   // default unpooled shape
+    Shape out;   // output shape
+    int64_t def_numel = 0;
+    int64_t in_numel = 0;
+    bool same = true;  // out == def
+};
+
+Status unpool_geometry(const InferContext &ctx, UnpoolGeom *g) {
+    const char *op = "MaxUnpool";
+    const TensorInfo *x = ctx.input(0), *ind = ctx.input(1), *os = ctx.input(2);
+    if (!x || !ind) return errorf(EMBER_ERR_SHAPE, "%s: inputs X and I are required", op);
+    if (x->dtype != DType::F32 && x->dtype != DType::F64)
+        return bad_dtype(op, x->dtype);
+    if (ind->dtype != DType::I64)
+        return errorf(EMBER_ERR_UNSUPPORTED, "%s: I dtype %s (expected int64)", op,
+                      dtype_name(ind->dtype));
+    if (ind->shape != x->shape)
+        return errorf(EMBER_ERR_SHAPE, "%s: I shape %s differs from X shape %s", op,
+                      shape_str(ind->shape).c_str(), shape_str(x->shape).c_str());
+    int rank = x->rank();
+    if (rank < 3) return errorf(EMBER_ERR_SHAPE, "%s: X must be [N, C, spatial...], got %s", op,
+                                shape_str(x->shape).c_str());
+    int nd = rank - 2;
+    std::vector<int64_t> kernel = ctx.node->attr_ints("kernel_shape");
+    std::vector<int64_t> strides = ctx.node->attr_ints("strides");
+    std::vector<int64_t> pads = ctx.node->attr_ints("pads");
+    if (strides.empty()) strides.assign(nd, 1);
+    if (pads.empty()) pads.assign(2 * nd, 0);
+    if (static_cast<int>(kernel.size()) != nd || static_cast<int>(strides.size()) != nd ||
+        static_cast<int>(pads.size()) != 2 * nd)
+        return errorf(EMBER_ERR_SHAPE, "%s: %d spatial dims but %zu kernel, %zu strides, %zu pads",
+                      op, nd, kernel.size(), strides.size(), pads.size());
+    g->def = {x->shape[0], x->shape[1]};
+    const int64_t kLimit = int64_t(1) << 30;
+    for (int i = 0; i < nd; i++) {
+        int64_t k = kernel[i], s = strides[i], pb = pads[i], pe = pads[nd + i];
+        if (k < 1 || s < 1 || pb < 0 || pe < 0 || k > kLimit || s > kLimit || pb > kLimit ||
+            pe > kLimit)
+            return errorf(EMBER_ERR_UNSUPPORTED, "%s: axis %d has kernel %lld, stride %lld", op, i,
+                          (long long)k, (long long)s);
+        int64_t d = (x->shape[2 + i] - 1) * s + k - pb - pe;
+        if (d < 1)
+            return errorf(EMBER_ERR_SHAPE, "%s: axis %d: unpooled size %lld", op, i, (long long)d);
+        g->def.push_back(d);
+    }
+    g->out = g->def;
+    if (os) {
+        std::vector<int64_t> v;
+        if (!read_int_values(*os, &v))
+            return errorf(EMBER_ERR_UNSUPPORTED, "%s: output_shape must be a known int64 tensor", op);
+        if (static_cast<int>(v.size()) != rank || v[0] != g->def[0] || v[1] != g->def[1])
+            return errorf(EMBER_ERR_SHAPE, "%s: output_shape %s does not fit X %s", op,
+                          shape_str(v).c_str(), shape_str(x->shape).c_str());
+        for (int i = 2; i < rank; i++)
+            if (v[i] < g->def[i])
+                return errorf(EMBER_ERR_UNSUPPORTED,
+                              "%s: output_shape %s is smaller than the unpooled shape %s", op,
+                              shape_str(v).c_str(), shape_str(g->def).c_str());
+        g->out = v;
+    }
+    g->same = g->out == g->def;
+    g->def_numel = shape_numel(g->def);
+    g->in_numel = x->numel();
+    return Status::OK();
+}
+
+Status unpool_infer(InferContext &ctx) {
+    UnpoolGeom g;
+    EMBER_RETURN_IF_ERROR(unpool_geometry(ctx, &g));
+    ctx.output(0).dtype = ctx.input(0)->dtype;
+    ctx.output(0).shape = g.out;
+    return Status::OK();
+}
+
+template <typename T>
+Status run_unpool(const UnpoolGeom &g, const KernelIO &io) {
+    const T *x = io.inputs[0].as<const T>();
+    const int64_t *ind = io.inputs[1].as<const int64_t>();
+    T *y = io.outputs[0].as<T>();
+    std::fill(y, y + shape_numel(g.out), T(0));
+    for (int64_t i = 0; i < g.in_numel; i++) {
+        int64_t f = ind[i];
+        if (f < 0 || f >= g.def_numel)
+            return errorf(EMBER_ERR_INVALID_ARGUMENT,
+                          "MaxUnpool: index %lld at %lld is outside [0, %lld)", (long long)f,
+                          (long long)i, (long long)g.def_numel);
+        if (!g.same) {
+            // Decode f in the default shape, re-encode it in the output shape.
+            int64_t o = 0, mul = 1;
+            for (size_t d = g.def.size(); d-- > 0;) {
+                o += (f % g.def[d]) * mul;
+                f /= g.def[d];
+                mul *= g.out[d];
+            }
+            f = o;
+        }
+        y[f] = x[i];
+    }
+    return Status::OK();
+}
+
+Status unpool_create(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
+    auto g = std::make_shared<UnpoolGeom>();
+    EMBER_RETURN_IF_ERROR(unpool_geometry(ctx, g.get()));
+    bool f64 = ctx.input(0)->dtype == DType::F64;
+    *out = make_fn_kernel([g, f64](const KernelIO &io) -> Status {
+        return f64 ? run_unpool<double>(*g, io) : run_unpool<float>(*g, io);
+    });
+    return Status::OK();
+}
+
 }  // namespace
 
 void register_pool_ops(OpRegistry &r) {
@@ -636,6 +756,13 @@ void register_pool_ops(OpRegistry &r) {
     s.op_type = "GlobalMaxPool";
     s.infer = global_pool_infer<true>;
     s.create = global_pool_create<true>;
+    r.add(s);
+
+    s = OpSchema();
+    s.op_type = "MaxUnpool";
+    s.value_inputs = uint64_t(1) << 2;  // output_shape
+    s.infer = unpool_infer;
+    s.create = unpool_create;
     r.add(s);
 }
 

@@ -1,6 +1,6 @@
 // pool_norm.cc — registers the pooling, normalisation, softmax and reduction kernels,
 // which live one family per file:
-//   pool.cc     MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
+//   pool.cc     MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, MaxUnpool
 //   norm.cc     BatchNormalization, InstanceNormalization, LayerNormalization, LRN
 //   softmax.cc  Softmax, LogSoftmax, Hardmax
 //   reduce.cc   Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSum,LogSumExp,SumSquare},

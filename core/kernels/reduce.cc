@@ -11,8 +11,10 @@
 // over all coalesced dims but the last one tracks the output offset (output stride 0
 // on reduced dims), and the last dim is one contiguous inner loop, either a row
 // reduced into one accumulator or a row folded elementwise into an output row.
-// The output buffer holds the accumulators (it starts at the op's identity), and a
-// final pass applies Mean's division, L2's sqrt, the logs.
+// Max and Min accumulate straight in the output; the sum-like kinds accumulate in a
+// scratch buffer of double (float inputs) or int64 (integer inputs), and a final
+// pass writes the output with Mean's division, L2's sqrt, the logs. LogSumExp first
+// takes the maxima, then sums exp(x - max).
 // Work is split over the outermost kept dim, so threads own disjoint outputs.
 //
 // ArgMax/ArgMin view X as [outer, n, inner] and scan the n rows of each block with
@@ -86,7 +88,7 @@ struct ReduceGeom {
     int split = -1;            // outermost kept dim of `box`, or -1
 };
 
-// Reads the axes (attribute or input 1); *empty = none were given.
+// Reads the axes (attribute or input 1); empty when none were given.
 Status read_axes(const InferContext &ctx, const char *op, std::vector<int64_t> *axes) {
     axes->clear();
     const TensorInfo *a = ctx.input(1);

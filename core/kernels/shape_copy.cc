@@ -168,7 +168,7 @@ Status split_sizes(const InferContext &ctx, int64_t *axis_out, std::vector<int64
                       static_cast<long long>(a), shape_str(x.shape).c_str());
     int64_t dim = x.shape[axis];
     size_t n_out = ctx.num_outputs();
-    if (ctx.input(1)) {
+    if (ctx.input(1) && ctx.input(1)->numel() > 0) {
         EMBER_RETURN_IF_ERROR(read_int_input(ctx, "Split", 1, "split", sizes));
     } else if (const Attribute *s = ctx.node->attr("split")) {
         *sizes = s->ints;
@@ -291,6 +291,7 @@ Status slice_dims(const InferContext &ctx, SliceDims *sd) {
         int64_t dim = x.shape[ax], step = steps[i];
         if (step == 0) return errorf(EMBER_ERR_SHAPE, "Slice: step 0 on axis %lld",
                                      static_cast<long long>(ax));
+        step = std::max(step, -INT64_MAX);  // keeps -step representable
         int64_t s = starts[i], e = ends[i];
         if (s < 0) s = s < -dim ? -1 : s + dim;  // avoid overflow on INT64_MIN
         if (e < 0) e = e < -dim ? -1 : e + dim;
@@ -298,14 +299,14 @@ Status slice_dims(const InferContext &ctx, SliceDims *sd) {
         if (step > 0) {
             s = std::min(std::max<int64_t>(s, 0), dim);
             e = std::min(std::max<int64_t>(e, 0), dim);
-            cnt = e > s ? (e - s + step - 1) / step : 0;
+            cnt = e > s ? (e - s - 1) / step + 1 : 0;
         } else {
             s = std::min(std::max<int64_t>(s, -1), dim - 1);
             e = std::min(std::max<int64_t>(e, -1), dim - 1);
-            cnt = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+            cnt = s > e ? (s - e - 1) / (-step) + 1 : 0;
         }
         sd->start[ax] = cnt > 0 ? s : 0;
-        sd->step[ax] = step;
+        sd->step[ax] = cnt > 1 ? step : 1;  // a huge step reading one element: no overflow
         sd->count[ax] = cnt;
     }
     return Status::OK();

@@ -136,6 +136,7 @@ Status infer_squeeze(InferContext &ctx) {
     bool given = false;
     std::vector<int64_t> axes;
     EMBER_RETURN_IF_ERROR(read_axes(ctx, "Squeeze", &given, &axes));
+    if (axes.empty()) given = false;  // an empty axes tensor: squeeze every unit dim
     std::vector<char> drop(x.shape.size(), 0);
     if (!given) {
         for (size_t i = 0; i < x.shape.size(); i++) drop[i] = x.shape[i] == 1;

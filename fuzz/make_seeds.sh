@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make_seeds.sh — builds the fuzz targets' seed corpora from the real files in ../shared
+# (nothing from there is committed here). Run by the fuzz_seeds build target:
+#   make_seeds.sh EMBER_CLI NPY_SEED_TOOL SHARED_DIR OUT_DIR
+# OUT_DIR/ember_file   .ember files: the small real models (one with labels and a
+#                      preprocessing spec) and a sample of converted conformance cases
+# OUT_DIR/onnx_import  ~200 conformance model.onnx files (every 4th node case, every 8th
+#                      of the other suites) and the real models under 1 MB
+# OUT_DIR/npy          what NPY_SEED_TOOL writes, plus conformance tensors as
+#                      "sidecar JSON, NUL, bytes"
+# OUT_DIR/image        the labelled photos (JPEG, PNG)
+# Big files are left out on purpose: libFuzzer mutates whole inputs, and a 5 MB seed
+# slows every iteration of its target.
+set -euo pipefail
+cli=$1 npy_tool=$2 shared=$3 out=$4
+conf=$shared/conformance
+models=$shared/models
+rm -rf "$out"
+mkdir -p "$out/ember_file" "$out/onnx_import" "$out/npy" "$out/image"
+
+small() { [ "$(stat -c %s "$1")" -le 1048576 ]; }
+
+# ---- onnx_import ----
+i=0
+for d in $(ls -d "$conf"/node/*/ | sort); do
+  if [ $((i % 4)) -eq 0 ] && [ -f "$d/model.onnx" ]; then
+    cp "$d/model.onnx" "$out/onnx_import/node_$(basename "$d").onnx"
+  fi
+  i=$((i + 1))
+done
+for suite in simple pytorch-converted pytorch-operator; do
+  i=0
+  for d in $(ls -d "$conf/$suite"/*/ 2>/dev/null | sort); do
+    if [ $((i % 8)) -eq 0 ] && [ -f "$d/model.onnx" ]; then
+      cp "$d/model.onnx" "$out/onnx_import/${suite}_$(basename "$d").onnx"
+    fi
+    i=$((i + 1))
+  done
+done
+for f in "$models"/onnx/*.onnx; do
+  small "$f" && cp "$f" "$out/onnx_import/model_$(basename "$f")"
+done
+
+# ---- ember_file: converted by the ember tool of this build ----
+for f in "$models"/onnx/*.onnx; do
+  small "$f" || continue
+  "$cli" convert "$f" -o "$out/ember_file/$(basename "$f" .onnx).ember" >/dev/null 2>&1 || true
+done
+"$cli" convert "$models/onnx/mnist-8.onnx" -o "$out/ember_file/mnist-8-labels.ember" \
+  --labels "$models/labels/mnist_labels.txt" --preprocess mnist >/dev/null 2>&1 || true
+i=0
+for d in $(ls -d "$conf"/node/*/ | sort); do
+  if [ $((i % 16)) -eq 0 ] && [ -f "$d/model.onnx" ]; then
+    "$cli" convert "$d/model.onnx" -o "$out/ember_file/node_$(basename "$d").ember" \
+      >/dev/null 2>&1 || true
+  fi
+  i=$((i + 1))
+done
+
+# ---- npy ----
+"$npy_tool" "$out/npy" >/dev/null
+i=0
+for j in $(ls "$conf"/node/*/inputs/0.json | sort); do
+  if [ $((i % 40)) -eq 0 ]; then
+    b=${j%.json}.bin
+    name=$(basename "$(dirname "$(dirname "$j")")")
+    if small "$b"; then
+      { cat "$j"; printf '\0'; cat "$b"; } > "$out/npy/raw_$name.bin"
+    fi
+  fi
+  i=$((i + 1))
+done
+
+# ---- image ----
+for f in "$models"/images/mnist/*.png; do cp "$f" "$out/image/"; done
+i=0
+for f in $(ls "$models"/images/imagenet/*.jpg | sort); do
+  [ $((i % 4)) -eq 0 ] && cp "$f" "$out/image/"
+  i=$((i + 1))
+done
+
+for t in ember_file onnx_import npy image; do
+  printf '%s: %s seeds\n' "$t" "$(ls "$out/$t" | wc -l)"
+done
