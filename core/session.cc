@@ -675,7 +675,6 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         return errorf(EMBER_ERR_INVALID_ARGUMENT, "the model has %zu inputs, %zu were given",
                       g.inputs.size(), n_inputs);
     if (n_inputs && !inputs) return errorf(EMBER_ERR_INVALID_ARGUMENT, "inputs is NULL");
-    bool same = plan_ != nullptr;
     for (size_t k = 0; k < n_inputs; k++) {
         const ember_tensor *t = inputs[k];
         const Value &v = g.values[g.inputs[k]];
@@ -694,23 +693,29 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         }
         if (t->t.numel() > 0 && !t->t.data)
             return errorf(EMBER_ERR_INVALID_ARGUMENT, "input %zu ('%s') has no data", k, v.name.c_str());
-        if (same && t->t.shape != plan_->input_shapes[k]) same = false;
     }
-    if (same) {
-        for (const auto &iv : plan_->input_values) {
-            const Tensor &t = inputs[iv.first]->t;
-            if (t.nbytes() != iv.second.size() ||
-                (!iv.second.empty() && std::memcmp(t.data, iv.second.data(), iv.second.size()) != 0)) {
-                same = false;
-                break;
+    if (!plan_matches(plan_.get(), inputs)) {
+        // A few plans are kept, so alternating shapes (a language model's prefill and
+        // decode steps, two batch sizes) do not re-plan on every run.
+        size_t hit = spare_plans_.size();
+        for (size_t i = 0; i < spare_plans_.size(); i++)
+            if (plan_matches(spare_plans_[i].get(), inputs)) hit = i;
+        if (hit < spare_plans_.size()) {
+            std::swap(plan_, spare_plans_[hit]);
+        } else {
+            std::vector<Shape> shapes;
+            for (size_t k = 0; k < n_inputs; k++) shapes.push_back(inputs[k]->t.shape);
+            std::unique_ptr<Plan> current = std::move(plan_);
+            Status st = plan_for(shapes, inputs);
+            if (!st.ok()) {
+                plan_ = std::move(current);
+                return st;
+            }
+            if (current) {
+                if (spare_plans_.size() + 1 >= kMaxPlans) spare_plans_.erase(spare_plans_.begin());
+                spare_plans_.push_back(std::move(current));
             }
         }
-    }
-    if (!same) {
-        std::vector<Shape> shapes;
-        for (size_t k = 0; k < n_inputs; k++) shapes.push_back(inputs[k]->t.shape);
-        plan_.reset();
-        EMBER_RETURN_IF_ERROR(plan_for(shapes, inputs));
     }
     Plan &p = *plan_;
     for (auto &patch : p.patches) patch.first->data = inputs[patch.second]->t.data;
@@ -752,6 +757,19 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
     }
     have_outputs_ = true;
     return Status::OK();
+}
+
+bool Session::plan_matches(const Plan *p, const ember_tensor *const *inputs) const {
+    if (!p) return false;
+    for (size_t k = 0; k < p->input_shapes.size(); k++)
+        if (inputs[k]->t.shape != p->input_shapes[k]) return false;
+    for (const auto &iv : p->input_values) {
+        const Tensor &t = inputs[iv.first]->t;
+        if (t.nbytes() != iv.second.size() ||
+            (!iv.second.empty() && std::memcmp(t.data, iv.second.data(), iv.second.size()) != 0))
+            return false;
+    }
+    return true;
 }
 
 Status Session::output(size_t index, const ember_tensor **out) const {

@@ -47,11 +47,14 @@ public:
 
 private:
     Status resolve_backends();
+    bool plan_matches(const Plan *p, const ember_tensor *const *inputs) const;
+    static constexpr size_t kMaxPlans = 4;  // plans kept per session (current + spares)
     Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs);
 
     Model *model_;
     SessionOptions opts_;
-    std::unique_ptr<Plan> plan_;
+    std::unique_ptr<Plan> plan_;                      // the plan of the last run
+    std::vector<std::unique_ptr<Plan>> spare_plans_;  // earlier plans, oldest first
     std::vector<const Plugin *> backends_;   // plugins in priority order; cpu is implied last
     std::vector<std::string> node_backend_;  // per graph node: plugin name, "cpu" or "constant"
     bool have_outputs_ = false;

@@ -11,7 +11,7 @@
  *     missing spec, top-k before a run, labels; stb_image's reason under threads.
  *  4. End to end: preprocess + run + top-k names the right class for clear photos.
  * Models come from the convert_models and convert_preprocess_models fixtures (the tiny
- * NHWC / 112x224 models from tests/data/*.textproto need protoc; without it those
+ * NHWC and 112x224 models made from tests/data/ textprotos need protoc; without it those
  * cases are skipped). Nothing here is timed. */
 #include <math.h>
 #include <pthread.h>
@@ -96,7 +96,7 @@ static void unload(Loaded *l) {
 
 static int setup(void **state) {
     (void)state;
-    ember_runtime_options o = {sizeof o};
+    ember_runtime_options o = {.struct_size = sizeof o};
     o.num_threads = 2;
     if (ember_runtime_create(&o, &g.rt) != EMBER_OK) return -1;
     load("squeezenet-caffe.ember", &g.caffe, 1);
@@ -155,7 +155,7 @@ static float half_to_float(uint16_t h) {
 
 /* A tensor shaped like input 0 of `l`, batch `n`. */
 static ember_tensor *input_tensor(const Loaded *l, int64_t n) {
-    ember_value_info info = {sizeof info};
+    ember_value_info info = {.struct_size = sizeof info};
     EXPECT_OK(ember_model_input_info(l->model, 0, &info));
     int64_t dims[8];
     for (size_t i = 0; i < info.rank; i++) dims[i] = info.dims[i] < 0 ? 1 : info.dims[i];
@@ -674,7 +674,7 @@ static void test_threads_give_identical_results(void **state) {
     const int w = 2400, h = 1800;
     uint8_t *rgb = make_rgb(w, h), *buf;
     ember_image *img = wrap_as(rgb, w, h, EMBER_PIXEL_RGB, (size_t)w * 3, &buf);
-    ember_runtime_options o = {sizeof o};
+    ember_runtime_options o = {.struct_size = sizeof o};
     o.num_threads = 1;
     ember_runtime *rt1;
     ember_model *m1;

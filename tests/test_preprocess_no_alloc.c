@@ -59,7 +59,7 @@ static ember_image *picture(int w, int h, int seed, uint8_t **buf) {
 static void check(const char *model_file, const char *spec, int w, int h) {
     char path[1024];
     snprintf(path, sizeof path, "%s/models/%s", EMBER_BUILD_DIR, model_file);
-    ember_runtime_options ro = {sizeof ro};
+    ember_runtime_options ro = {.struct_size = sizeof ro};
     ro.num_threads = 2;
     ember_runtime *rt = NULL;
     ember_model *m = NULL;
@@ -67,7 +67,7 @@ static void check(const char *model_file, const char *spec, int w, int h) {
     assert_int_equal(ember_runtime_create(&ro, &rt), EMBER_OK);
     if (ember_model_load_file(rt, path, NULL, &m) != EMBER_OK) fail_msg("%s", ember_last_error());
     assert_int_equal(ember_session_create(m, NULL, &s), EMBER_OK);
-    ember_value_info info = {sizeof info};
+    ember_value_info info = {.struct_size = sizeof info};
     assert_int_equal(ember_model_input_info(m, 0, &info), EMBER_OK);
     ember_tensor *t = NULL;
     assert_int_equal(ember_tensor_create(info.dtype, info.dims, info.rank, &t), EMBER_OK);

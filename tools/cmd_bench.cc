@@ -118,12 +118,24 @@ int cmd_bench(int argc, char **argv) {
         size_t arena = 0;
         ember_session_arena_bytes(session, &arena);
         std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+        // Which backends ran the nodes, e.g. "onednn+cpu".
+        std::string used;
+        size_t nn = 0;
+        ember_session_node_count(session, &nn);
+        for (size_t i = 0; i < nn; i++) {
+            const char *nname, *op, *backend;
+            ember_session_node_info(session, i, &nname, &op, &backend);
+            if (strcmp(backend, "constant") == 0) continue;
+            std::string b = backend;
+            if (("+" + used + "+").find("+" + b + "+") == std::string::npos) used += (used.empty() ? "" : "+") + b;
+        }
+        if (used.empty()) used = "cpu";
         if (json) {
-            printf("{\"model\":\"%s\",\"backend\":\"cpu\",\"threads\":%d,\"batch\":%d,\"median_ms\":%.4f,"
+            printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"batch\":%d,\"median_ms\":%.4f,"
                    "\"p90_ms\":%.4f,\"runs\":%zu,\"load_ms\":%.3f,\"first_run_ms\":%.3f,\"arena_bytes\":%zu}\n",
-                   name.c_str(), threads, batch, median, p90, times.size(), load_ms, first_ms, arena);
+                   name.c_str(), used.c_str(), threads, batch, median, p90, times.size(), load_ms, first_ms, arena);
         } else {
-            printf("model %s  backend cpu  threads %d  batch %d\n", name.c_str(), threads, batch);
+            printf("model %s  backend %s  threads %d  batch %d\n", name.c_str(), used.c_str(), threads, batch);
             printf("  load %.3f ms, first run %.3f ms, arena %zu bytes\n", load_ms, first_ms, arena);
             printf("  median %.4f ms  p90 %.4f ms  over %zu runs\n", median, p90, times.size());
         }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -59,6 +60,35 @@ ember_dtype dtype_from_numpy_name(const std::string &n) {
 
 namespace {
 
+// Parses "2, 3, 4" (empty items skipped, so "4," is one dim) into dims: plain decimal
+// integers, non-negative, at most 18 digits; anything else (signs, text, huge numbers)
+// is refused, never thrown about.
+bool parse_dims(const std::string &body, std::vector<int64_t> *dims) {
+    dims->clear();
+    std::stringstream ss(body);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        size_t a = item.find_first_not_of(" \t\r\n");
+        if (a == std::string::npos) continue;
+        size_t b = item.find_last_not_of(" \t\r\n");
+        std::string t = item.substr(a, b - a + 1);
+        if (t.size() > 1 && t.back() == 'L') t.pop_back();  // Python 2 longs: "3L"
+        if (t.empty() || t.size() > 18 || t.find_first_not_of("0123456789") != std::string::npos)
+            return false;
+        dims->push_back(std::strtoll(t.c_str(), nullptr, 10));
+    }
+    return true;
+}
+
+// Bytes of a tensor of `dims` and element size `esize`; false if that overflows.
+bool tensor_bytes(const std::vector<int64_t> &dims, size_t esize, size_t *out) {
+    size_t n = esize;
+    for (int64_t d : dims)
+        if (__builtin_mul_overflow(n, static_cast<size_t>(d), &n)) return false;
+    *out = n;
+    return true;
+}
+
 // Minimal JSON reading for sidecars: finds "key": and returns what follows.
 bool json_find(const std::string &js, const char *key, size_t *pos) {
     std::string k = std::string("\"") + key + "\"";
@@ -95,15 +125,7 @@ bool json_int_list(const std::string &js, const char *key, std::vector<int64_t> 
     p = js.find('[', p);
     size_t e = js.find(']', p);
     if (p == std::string::npos || e == std::string::npos) return false;
-    out->clear();
-    std::string body = js.substr(p + 1, e - p - 1);
-    std::stringstream ss(body);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        if (item.find_first_not_of(" \t\r\n") == std::string::npos) continue;
-        out->push_back(std::stoll(item));
-    }
-    return true;
+    return parse_dims(js.substr(p + 1, e - p - 1), out);
 }
 
 const char *npy_descr(ember_dtype t) {
@@ -178,16 +200,15 @@ bool read_npy(const std::string &bytes, HostTensor *out, std::string *err) {
     std::string sh = field("shape");
     size_t a = sh.find('('), b = sh.find(')');
     if (a == std::string::npos || b == std::string::npos) { *err = "npy header has no shape"; return false; }
-    out->dims.clear();
-    std::stringstream ss(sh.substr(a + 1, b - a - 1));
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        if (item.find_first_not_of(" ") == std::string::npos) continue;
-        out->dims.push_back(std::stoll(item));
+    if (b < a || !parse_dims(sh.substr(a + 1, b - a - 1), &out->dims)) {
+        *err = "npy shape is not a tuple of non-negative integers";
+        return false;
     }
-    size_t n = 1;
-    for (int64_t d : out->dims) n *= static_cast<size_t>(d);
-    size_t need = n * ember_dtype_size(out->dtype);
+    size_t need;
+    if (!tensor_bytes(out->dims, ember_dtype_size(out->dtype), &need)) {
+        *err = "npy shape " + sh.substr(a, b - a + 1) + " has too many elements";
+        return false;
+    }
     size_t data_start = hstart + hlen;
     if (bytes.size() - data_start < need) { *err = "npy data is shorter than its shape says"; return false; }
     out->data.assign(bytes.begin() + data_start, bytes.begin() + data_start + need);
@@ -214,9 +235,11 @@ bool parse_raw_tensor_bytes(const std::string &js, const void *data, size_t size
         *err = "unknown dtype " + dtype;
         return false;
     }
-    size_t n = 1;
-    for (int64_t d : out->dims) n *= static_cast<size_t>(d);
-    size_t need = n * ember_dtype_size(out->dtype);
+    size_t need;
+    if (!tensor_bytes(out->dims, ember_dtype_size(out->dtype), &need)) {
+        *err = "the sidecar's shape has too many elements";
+        return false;
+    }
     if (size != need) {
         *err = "has " + std::to_string(size) + " bytes, shape and dtype need " +
                std::to_string(need);
