@@ -319,6 +319,7 @@ typedef struct ember_session_options {
                                 appended: every model runs. */
     int32_t num_threads;     /* threads this session may use, 0 = all of the runtime's */
     int64_t max_arena_bytes; /* 0 = no cap; otherwise a plan needing more is refused */
+    int32_t enable_profiling; /* 1: time every step of every run (ember_session_profile) */
 } ember_session_options;
 
 /* Compiles `model` into a session: checks that every node is supported, packs weights
@@ -373,6 +374,19 @@ EMBER_API ember_status ember_session_node_info(const ember_session *session, siz
  * first plan).  Since: 1 */
 EMBER_API ember_status ember_session_arena_bytes(const ember_session *session, size_t *out);
 
+/* Per-step timings of the current plan, when the session was created with
+ * enable_profiling. A step is one kernel, or one plugin subgraph (`op` is then the first
+ * node's operator and `n_nodes` the subgraph's size). Times accumulate over the runs of
+ * this plan.
+ * Ownership: strings owned by the session, valid until the next run.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (profiling off, no plan, index out of range).
+ * Since: 1 */
+EMBER_API ember_status ember_session_profile_count(const ember_session *session, size_t *out);
+EMBER_API ember_status ember_session_profile(const ember_session *session, size_t index,
+                                             const char **name, const char **op_type,
+                                             const char **backend, int64_t *n_nodes,
+                                             double *total_ms, int64_t *calls);
+
 /* ---------------------------------------------------------------------------
  * Images and preprocessing
  *
@@ -382,15 +396,34 @@ EMBER_API ember_status ember_session_arena_bytes(const ember_session *session, s
  * turns a JPEG into the model's input whatever the model expects.
  *
  * Spec syntax: a preset name, or a preset followed by overrides, or key=value pairs,
- * separated by ';' — for example "caffe", "imagenet;resize=320", or
+ * separated by ';' (keys and names are case-insensitive, spaces around them ignored) —
+ * for example "caffe", "imagenet;resize=320", or
  * "resize=256;crop=224;order=bgr;scale=1;mean=104,117,123;std=1,1,1;layout=nchw;dtype=float32".
- * Keys: resize=N (shorter side to N) or resize=WxH (exact), interp=bilinear|nearest
- * (bilinear antialiases when downscaling, like PIL), crop=N or crop=WxH (centre crop),
- * letterbox=WxH (fit inside, pad with pad=V), order=rgb|bgr|gray, scale=S (pixel*S),
- * mean=a,b,c, std=a,b,c (value = (pixel*scale - mean) / std), layout=nchw|nhwc,
- * dtype=float32|float16|uint8|int8. Presets: imagenet (resize=256;crop=224;order=rgb;
- * scale=1/255; ImageNet mean/std), caffe (resize=256;crop=224;order=bgr;scale=1;
- * mean=104,117,123), mnist (resize=28x28;order=gray;scale=1: values 0..255).
+ * Later keys override earlier ones and the preset's. The steps, in order:
+ *   crop=square      centre square of the source (side = the shorter side), before resizing
+ *   resize=N         shorter side to N, the other to round(N * long / short); or
+ *   resize=WxH       exactly W x H
+ *   interp=bilinear  (default) Pillow's Image.resize(BILINEAR): a triangle filter whose
+ *                    support grows with the downscale factor (antialiasing), 8-bit
+ *                    fixed-point arithmetic; identical to PIL on identical pixels
+ *                    (docs/preprocessing.md). interp=nearest: pixel floor((x+0.5)*in/out)
+ *   crop=N, crop=WxH centre crop of the resized image, left/top edge
+ *                    round((size - crop) / 2) with halves to even
+ *   letterbox=WxH    fit inside W x H keeping the aspect ratio, centred; the rest is
+ *                    pad=V (a pixel value, default 0). Replaces resize and crop (and is
+ *                    replaced by a later resize or crop)
+ *   order=rgb|bgr|gray  gray = Pillow's convert('L'): (R*19595 + G*38470 + B*7471 +
+ *                    32768) >> 16, i.e. 0.299 R + 0.587 G + 0.114 B rounded, applied
+ *                    before resizing; a gray image into rgb/bgr repeats the gray value
+ *   scale=S, mean=a[,b,c], std=a[,b,c]  value = (pixel * S - mean[c]) / std[c]; one
+ *                    value applies to every channel; S may be a fraction ("1/255")
+ *   layout=nchw|nhwc (default nchw)
+ *   dtype=float32|float16|uint8|int8  default: the tensor's dtype; uint8/int8 values
+ *                    are rounded half up and saturated
+ * Presets: imagenet (resize=256;crop=224;order=rgb;scale=1/255;mean=0.485,0.456,0.406;
+ * std=0.229,0.224,0.225), caffe (resize=256;crop=224;order=bgr;scale=1;mean=104,117,123),
+ * mnist (resize=28x28;order=gray;scale=1: values 0..255), cifar (crop=square;
+ * resize=32x32;order=rgb;scale=1/255;mean=0.5;std=0.5: values -1..1).
  * ------------------------------------------------------------------------ */
 
 typedef struct ember_image ember_image;
@@ -404,15 +437,21 @@ typedef enum ember_pixel_format {
 } ember_pixel_format;
 
 /* Decodes an image file (JPEG, PNG, BMP, GIF (first frame), TGA, PNM) with stb_image.
+ * Gray and gray+alpha images give EMBER_PIXEL_GRAY, all others EMBER_PIXEL_RGB (alpha
+ * dropped, palettes expanded, 16-bit samples reduced to 8). EXIF orientation is not
+ * applied (as PIL's Image.open). The header is read first: a side above 16384 is
+ * refused before any pixel is decoded.
  * Ownership: `path` borrowed; `*out` owned by the caller (ember_image_release()).
- * Threads:   any.
- * Errors:    EMBER_ERR_IO (cannot read), EMBER_ERR_FORMAT (bad or truncated bytes; the
- *            message gives stb_image's reason), EMBER_ERR_UNSUPPORTED (dimensions above
- *            16384 or a format stb_image does not decode).  Since: 1 */
+ * Threads:   any; decodes on different threads run in parallel.
+ * Errors:    EMBER_ERR_IO (cannot open or read), EMBER_ERR_FORMAT (bad or truncated
+ *            bytes; the message names the format and gives stb_image's reason, e.g.
+ *            "JPEG data (50291 bytes) is corrupt or truncated (stb_image: expected
+ *            marker)"), EMBER_ERR_UNSUPPORTED (a side above 16384; HDR, PSD, PIC).
+ *            Since: 1 */
 EMBER_API ember_status ember_image_load_file(const char *path, ember_image **out);
 
-/* Decodes `size` encoded bytes at `data` (copied; the caller may free them on return).
- * Errors: as ember_image_load_file.  Since: 1 */
+/* Decodes `size` encoded bytes at `data` (decoded at once: the caller may free them on
+ * return).  Errors: as ember_image_load_file.  Since: 1 */
 EMBER_API ember_status ember_image_load_memory(const void *data, size_t size, ember_image **out);
 
 /* Wraps pixels the caller already has (8 bits per channel, rows `stride_bytes` apart).
@@ -429,23 +468,28 @@ EMBER_API ember_status ember_image_info(const ember_image *image, int32_t *width
                                         int32_t *height, ember_pixel_format *format);
 
 /* Preprocesses `image` into batch slot `batch_index` of `tensor`, which must have the
- * model input `input_index`'s dtype and shape (with its batch dimension at least
- * batch_index + 1). The spec is the model's "preprocess" metadata unless `spec`
- * overrides it (NULL: the model's).
+ * model input `input_index`'s dtype, rank and non-batch dimensions; its first
+ * dimension is the batch (any size: batch_index < it). Slots not written keep their
+ * bytes. The spec is the model's "preprocess" metadata unless `spec` overrides it (NULL:
+ * the model's).
  * Ownership: all borrowed. The session keeps scratch buffers, so after the first call
  *            with a given image size, preprocessing allocates nothing.
  * Threads:   one thread at a time per session (like ember_session_run); large images
  *            use the runtime's threads.
  * Errors:    EMBER_ERR_INVALID_ARGUMENT (bad spec, index or slot; the message names the
- *            key), EMBER_ERR_SHAPE (the spec's output size does not fit the tensor),
- *            EMBER_ERR_NOT_FOUND (no spec in the model and none given).  Since: 1 */
+ *            key), EMBER_ERR_SHAPE (the tensor does not fit the model input, or the
+ *            spec's output — channels, size for this image, layout, dtype — does not fit
+ *            the tensor; the message gives both), EMBER_ERR_NOT_FOUND (no spec in the
+ *            model and none given).  Since: 1 */
 EMBER_API ember_status ember_session_preprocess(ember_session *session, size_t input_index,
                                                 const ember_image *image, const char *spec,
                                                 ember_tensor *tensor, int64_t batch_index);
 
-/* Class labels stored in the model (ember convert --labels): count and label `index`.
- * Ownership: strings owned by the model.  Errors: EMBER_ERR_NOT_FOUND if the model has
- * no labels, EMBER_ERR_INVALID_ARGUMENT if index is out of range.  Since: 1 */
+/* Class labels stored in the model (ember convert --labels; one per line of metadata
+ * "labels", split on first use): count and label `index`.
+ * Ownership: strings owned by the model, valid while it lives.
+ * Threads:   any; the model may be shared.  Errors: EMBER_ERR_NOT_FOUND if the model
+ * has no labels, EMBER_ERR_INVALID_ARGUMENT if index is out of range.  Since: 1 */
 EMBER_API ember_status ember_model_label_count(const ember_model *model, size_t *out);
 EMBER_API ember_status ember_model_label(const ember_model *model, size_t index,
                                          const char **out);
@@ -457,15 +501,218 @@ typedef struct ember_class_score {
 } ember_class_score;
 
 /* The `k` best classes of batch row `batch_index` of output `output_index` of the last
- * run, best first. Scores are probabilities: softmax is applied only when the model's
- * output is logits (metadata "output_kind" = "logits", or by inspection when absent:
- * values outside [0, 1] or not summing to 1).
+ * run, best first (ties: lower index first; NaN scores are skipped). A row is the
+ * output's elements after the first dimension (all of them for rank 1). Scores are
+ * probabilities: softmax is applied only when the output is logits (metadata
+ * "output_kind" = "logits" for output 0, written by ember convert; otherwise by
+ * inspection: values outside [0, 1] or not summing to 1 within 1e-3). Labels are the
+ * model's when it has one per class, else "".
  * Ownership: `out` is the caller's array of at least k entries; *n_out gets the count
- *            written (min(k, classes)).  Errors: EMBER_ERR_INVALID_ARGUMENT (no run yet,
- *            bad index, non-float output).  Since: 1 */
+ *            written (min(k, classes)). Allocates nothing.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (no run yet, bad index, non-float output).
+ * Since: 1 */
 EMBER_API ember_status ember_session_top_k(ember_session *session, size_t output_index,
                                            int64_t batch_index, size_t k,
                                            ember_class_score *out, size_t *n_out);
+
+/* ---------------------------------------------------------------------------
+ * Language models
+ *
+ * Decoder-only transformers of the Llama family (RMSNorm, rotary position embedding,
+ * grouped-query attention, SiLU-gated feed-forward), converted from llama2.c or GGUF
+ * checkpoints by `ember convert` (docs/language-models.md). Such a model has inputs
+ * tokens int64[T], pos int64[1], k_cache and v_cache float32[layers, context, kv_dim],
+ * output logits float32[T, vocab], "lm.*" metadata (formats/FORMAT.md) and usually a
+ * tokenizer. Any session runs it; a generator owns the key/value caches of one sequence
+ * and drives the session:
+ *
+ *   ember_tokenizer_encode(tok, "Once upon a time", 16, EMBER_TOKENIZE_ADD_BOS,
+ *                          ids, 64, &n);
+ *   ember_generator_create(session, NULL, &gen);
+ *   ember_generator_feed(gen, ids, n);                  prefill: one batched run
+ *   ember_generator_generate(gen, &gopts, out, 256, &n_out, &why);  streams, stops on EOS
+ *   ember_generator_truncate(gen, n);                   roll back to the prompt
+ *
+ * Token ids are int32_t. Text is UTF-8 bytes with an explicit length (NUL not needed).
+ * ------------------------------------------------------------------------ */
+
+typedef struct ember_tokenizer ember_tokenizer;
+typedef struct ember_generator ember_generator;
+
+/* ember_tokenizer_encode() flags. */
+#define EMBER_TOKENIZE_ADD_BOS 1u        /* start with the BOS token (when the vocabulary has one) */
+#define EMBER_TOKENIZE_PARSE_SPECIAL 2u  /* control-token texts in the input ("<s>", "</s>")
+                                            become those tokens instead of plain text */
+
+/* Creates a tokenizer from the vocabulary stored in `model` (SentencePiece BPE as
+ * llama2.c and llama.cpp run it: a leading space, score-ordered merges, byte fallback
+ * <0xNN>). A vocabulary-only model (a converted vocab GGUF) has a tokenizer but no graph.
+ * Ownership: `model` borrowed; `*out` owned by the caller, freed with
+ *            ember_tokenizer_release().
+ * Lifetime:  the tokenizer copies what it needs: it may outlive the model.
+ * Threads:   a tokenizer is immutable: any number of threads may use it at once.
+ * Errors:    EMBER_ERR_NOT_FOUND (the model has no tokenizer), EMBER_ERR_FORMAT (the
+ *            stored vocabulary is damaged), EMBER_ERR_UNSUPPORTED (another tokenizer
+ *            kind).  Since: 1 */
+EMBER_API ember_status ember_tokenizer_create(const ember_model *model, ember_tokenizer **out);
+
+EMBER_API void ember_tokenizer_release(ember_tokenizer *tokenizer);
+
+typedef struct ember_tokenizer_info {
+    size_t struct_size;  /* set by the caller: sizeof(ember_tokenizer_info) */
+    int32_t vocab_size;
+    int32_t bos;         /* -1 when the vocabulary has none */
+    int32_t eos;
+    int32_t unk;
+    int32_t add_bos;     /* 1: the model expects sequences to start with BOS */
+} ember_tokenizer_info;
+
+/* Vocabulary size and special ids.  Errors: EMBER_ERR_INVALID_ARGUMENT (struct_size too
+ * small).  Since: 1 */
+EMBER_API ember_status ember_tokenizer_get_info(const ember_tokenizer *tokenizer,
+                                                ember_tokenizer_info *info);
+
+/* Encodes `text_len` bytes of `text` into token ids.
+ * Ownership: all borrowed; ids[0, capacity) is the caller's.
+ * Threads:   any.
+ * Errors:    EMBER_ERR_BUFFER_TOO_SMALL when more than `capacity` ids result: then (an
+ *            exception to the convention) *n_ids is set to the count needed and `ids`
+ *            holds the first `capacity` of them, so a caller can size its buffer and call
+ *            again. `ids` may be NULL when capacity is 0.  Since: 1 */
+EMBER_API ember_status ember_tokenizer_encode(const ember_tokenizer *tokenizer, const char *text,
+                                              size_t text_len, uint32_t flags, int32_t *ids,
+                                              size_t capacity, size_t *n_ids);
+
+/* Decodes ids into UTF-8 text: "▁" becomes a space, byte tokens their byte, control
+ * tokens (BOS, EOS) nothing, and a piece right after BOS loses its leading space
+ * (llama2.c's rule). The text is NUL-terminated when there is room; *n_bytes excludes
+ * the NUL.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (an id outside the vocabulary; the message gives
+ *            its index), EMBER_ERR_BUFFER_TOO_SMALL (*n_bytes then gives the size needed,
+ *            without the NUL).  Since: 1 */
+EMBER_API ember_status ember_tokenizer_decode(const ember_tokenizer *tokenizer, const int32_t *ids,
+                                              size_t n_ids, char *text, size_t capacity,
+                                              size_t *n_bytes);
+
+typedef struct ember_generator_options {
+    size_t struct_size; /* sizeof(ember_generator_options) */
+    int64_t context;    /* positions the caches hold; 0 = the model's "lm.context". A
+                           value above it is allowed (rotary positions extrapolate; the
+                           model was not trained there). Cache memory is
+                           2 * layers * context * kv_dim * 4 bytes. */
+} ember_generator_options;
+
+/* Creates a generator on a session of a language model: allocates its key/value caches
+ * and copies the model's tokenizer (if any). Greedy sampling until
+ * ember_generator_set_sampler().
+ * Ownership: `session`, `opts` borrowed; `*out` owned by the caller, freed with
+ *            ember_generator_release().
+ * Lifetime:  `session` must outlive the generator. Several generators may share one
+ *            session (one at a time: each run passes its own caches).
+ * Threads:   a generator and its session are used by one thread at a time.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (NULL arguments; "not a language model" when the
+ *            model lacks the lm.* metadata or the tokens/pos/k_cache/v_cache -> logits
+ *            interface; context outside [1, 2^24]), EMBER_ERR_FORMAT (damaged lm.*
+ *            metadata or tokenizer), EMBER_ERR_OUT_OF_MEMORY.  Since: 1 */
+EMBER_API ember_status ember_generator_create(ember_session *session,
+                                              const ember_generator_options *opts,
+                                              ember_generator **out);
+
+EMBER_API void ember_generator_release(ember_generator *generator);
+
+/* Borrows the generator's tokenizer.
+ * Ownership: `*out` is owned by the generator (never release it); valid while it lives.
+ * Errors:    EMBER_ERR_NOT_FOUND when the model has no tokenizer.  Since: 1 */
+EMBER_API ember_status ember_generator_tokenizer(const ember_generator *generator,
+                                                 const ember_tokenizer **out);
+
+/* Runs `n_ids` tokens at the next positions in one batched session run (a prompt's
+ * prefill, or one token) and keeps the logits of the last one (ember_generator_logits).
+ * The session's output 0 then holds the logits of all n_ids positions, [n_ids, vocab]
+ * (ember_session_output, valid until the session runs again).
+ * Ownership: `ids` borrowed.
+ * Threads:   one thread at a time per generator and session.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT for n_ids 0, an id outside the vocabulary (the
+ *            message gives the id and its index), or "context overflow" when the tokens
+ *            do not fit behind the current position. Nothing is fed then: the generator
+ *            stays as it was.  Since: 1 */
+EMBER_API ember_status ember_generator_feed(ember_generator *generator, const int32_t *ids,
+                                            size_t n_ids);
+
+/* Borrows the logits (vocab floats) of the last token fed.
+ * Lifetime:  until the next feed, generate, truncate or release.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT when nothing was fed since creation or the last
+ *            truncate.  Since: 1 */
+EMBER_API ember_status ember_generator_logits(const ember_generator *generator,
+                                              const float **logits, size_t *n_vocab);
+
+/* Tokens held (the next position) and the context size; either pointer may be NULL.
+ * Since: 1 */
+EMBER_API ember_status ember_generator_position(const ember_generator *generator, int64_t *position,
+                                                int64_t *context);
+
+/* Rolls back to `position` (0 <= position <= current): later cache rows are forgotten,
+ * so feeding continues from there exactly as if they had never been fed.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (position out of range).  Since: 1 */
+EMBER_API ember_status ember_generator_truncate(ember_generator *generator, int64_t position);
+
+typedef struct ember_sampler_options {
+    size_t struct_size; /* sizeof(ember_sampler_options) */
+    float temperature;  /* <= 0: greedy (the first most likely token); default 0 */
+    int32_t top_k;      /* > 0: sample among the k most likely tokens; default 0 (all) */
+    float top_p;        /* in (0, 1): among the smallest set of most likely tokens whose
+                           probability reaches top_p (nucleus); default 1 (off) */
+    uint64_t seed;      /* the random stream: the same seed on the same logits gives the
+                           same tokens; default 0 */
+} ember_sampler_options;
+
+/* Sets the sampling parameters and restarts the random stream from `seed`. NULL: greedy.
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (temperature or top_p not finite, top_p above 1,
+ *            negative top_k).  Since: 1 */
+EMBER_API ember_status ember_generator_set_sampler(ember_generator *generator,
+                                                   const ember_sampler_options *opts);
+
+/* Draws one token from the current logits with the sampler (does not feed it).
+ * Errors:    as ember_generator_logits.  Since: 1 */
+EMBER_API ember_status ember_generator_sample(ember_generator *generator, int32_t *token);
+
+/* Called once per generated token, on the calling thread, with the text the token prints
+ * (`piece`, `piece_len` bytes, not NUL-terminated; may be a partial UTF-8 sequence for
+ * byte tokens; "" without a tokenizer). Return 0 to continue, non-zero to stop. It must
+ * not call back into the generator. */
+typedef int32_t (*ember_token_callback)(void *user_data, int32_t token, const char *piece,
+                                        size_t piece_len);
+
+typedef enum ember_stop_reason {
+    EMBER_STOP_NONE = 0,
+    EMBER_STOP_LENGTH = 1,   /* max_tokens (or the ids capacity) reached */
+    EMBER_STOP_EOS = 2,      /* the sampler drew EOS or BOS (not emitted) */
+    EMBER_STOP_CONTEXT = 3,  /* the caches are full: the last token was emitted, not fed */
+    EMBER_STOP_CALLBACK = 4  /* the callback asked to stop */
+} ember_stop_reason;
+
+typedef struct ember_generate_options {
+    size_t struct_size;            /* sizeof(ember_generate_options) */
+    int64_t max_tokens;            /* tokens to generate at most; 0 = until EOS or the end
+                                      of the context */
+    int32_t ignore_eos;            /* 1: EOS/BOS are emitted like other tokens */
+    ember_token_callback callback; /* NULL: none */
+    void *user_data;               /* passed to callback */
+} ember_generate_options;
+
+/* Generates tokens: samples from the current logits, emits the token (ids[], callback)
+ * and feeds it, until a stop condition. Every emitted token is fed except when the
+ * context is full, so the generator can continue or be truncated afterwards. llama2.c
+ * greedy runs are reproduced exactly (stop on BOS/EOS, the golden files in
+ * shared/models/lm).
+ * Ownership: `opts` borrowed; `ids` (capacity entries, may be NULL with capacity 0: ids
+ *            not stored, the callback sees them) is the caller's.
+ * Errors:    as ember_generator_feed; EMBER_ERR_INVALID_ARGUMENT when nothing was fed
+ *            yet. On error, *n_ids still counts the tokens emitted.  Since: 1 */
+EMBER_API ember_status ember_generator_generate(ember_generator *generator,
+                                                const ember_generate_options *opts, int32_t *ids,
+                                                size_t capacity, size_t *n_ids,
+                                                ember_stop_reason *reason);
 
 #ifdef __cplusplus
 }

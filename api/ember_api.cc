@@ -362,6 +362,7 @@ ember_status ember_session_create(ember_model *model, const ember_session_option
     if (o.backends) so.backends = o.backends;
     so.num_threads = o.num_threads;
     so.max_arena_bytes = o.max_arena_bytes;
+    so.profile = o.enable_profiling != 0;
     std::unique_ptr<ember_session> s(new ember_session(&model->m, so));
     ember::Status st = s->s.init();
     if (!st.ok()) return fail(st);
@@ -442,6 +443,32 @@ ember_status ember_session_arena_bytes(const ember_session *session, size_t *out
     EMBER_API_BEGIN
     EMBER_REQUIRE(session && out, "session or out is NULL");
     *out = session->s.arena_bytes();
+    return EMBER_OK;
+    EMBER_API_END
+}
+
+ember_status ember_session_profile_count(const ember_session *session, size_t *out) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(session && out, "session or out is NULL");
+    *out = session->s.profile_count();
+    return EMBER_OK;
+    EMBER_API_END
+}
+
+ember_status ember_session_profile(const ember_session *session, size_t index, const char **name,
+                                   const char **op_type, const char **backend, int64_t *n_nodes,
+                                   double *total_ms, int64_t *calls) {
+    EMBER_API_BEGIN
+    EMBER_REQUIRE(session, "session is NULL");
+    ember::StepProfile p;
+    ember::Status st = session->s.profile(index, &p);
+    if (!st.ok()) return fail(st);
+    if (name) *name = p.name;
+    if (op_type) *op_type = p.op;
+    if (backend) *backend = p.backend;
+    if (n_nodes) *n_nodes = p.nodes;
+    if (total_ms) *total_ms = p.total_ms;
+    if (calls) *calls = p.calls;
     return EMBER_OK;
     EMBER_API_END
 }

@@ -1,6 +1,7 @@
 #include "core/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +53,9 @@ struct Step {
     const Plugin *plugin = nullptr;   // plugin step: the backend and its compiled subgraph
     std::shared_ptr<void> compiled;
     std::vector<ember_plugin_tensor> pins, pouts;
+    int64_t n_nodes = 1;
+    double total_ns = 0;  // profiling
+    int64_t calls = 0;
     std::vector<int32_t> in_values, out_values;  // plan value ids the kernel reads/writes
     std::vector<Tensor> ins, outs;
     std::vector<Convert> before, after;
@@ -416,6 +420,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         Step step;
         step.node = &g.nodes[group[0]];
         step.plugin = p;
+        step.n_nodes = static_cast<int64_t>(group.size());
         step.compiled = std::shared_ptr<void>(compiled, [p](void *c) { if (c) p->api.release(p->api.ctx, c); });
         int sidx = static_cast<int>(plan->steps.size());
         step.in_values = sg_in;
@@ -722,7 +727,28 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
     ThreadPool &pool = model_->runtime->pool();
     int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
                                         : pool.num_threads();
+    const bool prof = opts_.profile;
     for (Step &step : p.steps) {
+        std::chrono::steady_clock::time_point t0;
+        if (prof) t0 = std::chrono::steady_clock::now();
+        Status st = run_step(step, pool, threads);
+        if (prof) {
+            step.total_ns += std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+            step.calls++;
+        }
+        if (!st.ok()) return st;
+    }
+    for (const Convert &c : p.final_converts) run_convert(c);
+    for (const auto &op : p.output_patches) {
+        ember_tensor &t = p.outputs[op.first];
+        if (t.t.nbytes()) std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
+    }
+    have_outputs_ = true;
+    return Status::OK();
+}
+
+Status Session::run_step(Step &step, ThreadPool &pool, int threads) {
+    {
         if (step.plugin) {
             for (size_t i = 0; i < step.pins.size(); i++) step.pins[i].data = step.ins[i].data;
             PluginRegistry::take_error();
@@ -735,7 +761,7 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
                               step.plugin->name.c_str(), step.node->name.c_str(), ember_status_string(ps),
                               why.empty() ? "" : ": ", why.c_str());
             }
-            continue;
+            return Status::OK();
         }
         for (const Convert &c : step.before) run_convert(c);
         KernelIO io;
@@ -750,12 +776,6 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         if (!st.ok()) return node_error(*step.node, st);
         for (const Convert &c : step.after) run_convert(c);
     }
-    for (const Convert &c : p.final_converts) run_convert(c);
-    for (const auto &op : p.output_patches) {
-        ember_tensor &t = p.outputs[op.first];
-        if (t.t.nbytes()) std::memcpy(t.t.data, inputs[op.second]->t.data, t.t.nbytes());
-    }
-    have_outputs_ = true;
     return Status::OK();
 }
 
@@ -796,5 +816,23 @@ Status Session::node_info(size_t index, const char **name, const char **op, cons
 }
 
 size_t Session::arena_bytes() const { return plan_ ? plan_->arena_size : 0; }
+
+size_t Session::profile_count() const { return plan_ ? plan_->steps.size() : 0; }
+
+Status Session::profile(size_t index, StepProfile *out) const {
+    if (!opts_.profile)
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "the session was created without enable_profiling");
+    if (!plan_ || index >= plan_->steps.size())
+        return errorf(EMBER_ERR_INVALID_ARGUMENT, "profile index %zu out of range (%zu steps)", index,
+                      plan_ ? plan_->steps.size() : 0);
+    const Step &st = plan_->steps[index];
+    out->name = st.node->name.c_str();
+    out->op = st.node->op_type.c_str();
+    out->backend = st.plugin ? st.plugin->name.c_str() : "cpu";
+    out->nodes = st.n_nodes;
+    out->total_ms = st.total_ns / 1e6;
+    out->calls = st.calls;
+    return Status::OK();
+}
 
 }  // namespace ember

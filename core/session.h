@@ -25,9 +25,18 @@ struct SessionOptions {
     std::string backends = "auto";
     int num_threads = 0;
     int64_t max_arena_bytes = 0;
+    bool profile = false;
+};
+
+struct StepProfile {
+    const char *name, *op, *backend;
+    int64_t nodes;
+    double total_ms;
+    int64_t calls;
 };
 
 class Plan;
+struct Step;
 
 class Session {
 public:
@@ -44,9 +53,13 @@ public:
     size_t node_count() const;
     Status node_info(size_t index, const char **name, const char **op, const char **backend) const;
     size_t arena_bytes() const;
+    bool profiling() const { return opts_.profile; }
+    size_t profile_count() const;
+    Status profile(size_t index, StepProfile *out) const;
 
 private:
     Status resolve_backends();
+    Status run_step(Step &step, ThreadPool &pool, int threads);
     bool plan_matches(const Plan *p, const ember_tensor *const *inputs) const;
     static constexpr size_t kMaxPlans = 4;  // plans kept per session (current + spares)
     Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs);

@@ -36,7 +36,7 @@ int cmd_bench(int argc, char **argv) {
     std::string path;
     int threads = 1, batch = 1, runs = 0, warmup = 3;
     double min_seconds = 2.0;
-    bool json = false;
+    bool json = false, profile = false;
     const char *backends = "auto";
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
@@ -47,6 +47,7 @@ int cmd_bench(int argc, char **argv) {
         else if (a == "--seconds" && i + 1 < argc) min_seconds = atof(argv[++i]);
         else if (a == "--backend" && i + 1 < argc) backends = argv[++i];
         else if (a == "--json") json = true;
+        else if (a == "--profile") profile = true;
         else if (path.empty() && a[0] != '-') path = a;
         else {
             fprintf(stderr, "ember bench: unexpected argument '%s'\n", a.c_str());
@@ -54,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (path.empty() || threads < 1 || batch < 1) {
-        fprintf(stderr, "usage: ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json]\n");
+        fprintf(stderr, "usage: ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json] [--profile] [--backend LIST]\n");
         return 2;
     }
     ember_runtime_options ro{};
@@ -71,6 +72,7 @@ int cmd_bench(int argc, char **argv) {
     ember_session_options so{};
     so.struct_size = sizeof so;
     so.backends = backends;
+    so.enable_profiling = profile ? 1 : 0;
     if (ember_runtime_create(&ro, &rt) != EMBER_OK) goto fail;
     {
         double t0 = now_ms();
@@ -139,6 +141,37 @@ int cmd_bench(int argc, char **argv) {
             printf("  load %.3f ms, first run %.3f ms, arena %zu bytes\n", load_ms, first_ms, arena);
             printf("  median %.4f ms  p90 %.4f ms  over %zu runs\n", median, p90, times.size());
         }
+    }
+    if (profile) {
+        // Per-op and per-backend totals over the timed and warm-up runs of this plan.
+        size_t n = 0;
+        ember_session_profile_count(session, &n);
+        std::vector<std::pair<double, std::string>> by_op, by_backend;
+        double total = 0;
+        int64_t calls = 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *nname, *op, *backend;
+            int64_t nodes, c;
+            double ms;
+            if (ember_session_profile(session, i, &nname, &op, &backend, &nodes, &ms, &c) != EMBER_OK) break;
+            calls = c > 0 ? c : 1;
+            total += ms;
+            std::string key = std::string(op) + (nodes > 1 ? "+" + std::to_string(nodes - 1) + " more" : "");
+            auto add = [&](std::vector<std::pair<double, std::string>> &v, const std::string &k) {
+                for (auto &e : v)
+                    if (e.second == k) { e.first += ms; return; }
+                v.emplace_back(ms, k);
+            };
+            add(by_op, key + " [" + backend + "]");
+            add(by_backend, backend);
+        }
+        std::sort(by_op.rbegin(), by_op.rend());
+        fprintf(json ? stderr : stdout, "profile (per run, %lld runs):\n", static_cast<long long>(calls));
+        for (const auto &e : by_op)
+            fprintf(json ? stderr : stdout, "  %-40s %9.4f ms  %5.1f%%\n", e.second.c_str(), e.first / calls,
+                    total > 0 ? 100.0 * e.first / total : 0.0);
+        for (const auto &e : by_backend)
+            fprintf(json ? stderr : stdout, "  backend %-32s %9.4f ms\n", e.second.c_str(), e.first / calls);
     }
     rc = 0;
     goto done;
