@@ -454,13 +454,18 @@ EMBER_API ember_status ember_image_load_file(const char *path, ember_image **out
  * return).  Errors: as ember_image_load_file.  Since: 1 */
 EMBER_API ember_status ember_image_load_memory(const void *data, size_t size, ember_image **out);
 
-/* Wraps pixels the caller already has (8 bits per channel, rows `stride_bytes` apart).
+/* Wraps pixels the caller already has (8 bits per channel, rows `stride_bytes` apart;
+ * bytes between rows are never read). Zero copy.
  * Ownership: `pixels` borrowed: it must outlive the image and not change while used.
- * Errors:    EMBER_ERR_INVALID_ARGUMENT (bad size, stride smaller than a row).  Since: 1 */
+ * Errors:    EMBER_ERR_INVALID_ARGUMENT (NULL pixels, a side outside [1, 16384], an
+ *            unknown format, stride smaller than a row).  Since: 1 */
 EMBER_API ember_status ember_image_wrap(const void *pixels, int32_t width, int32_t height,
                                         size_t stride_bytes, ember_pixel_format format,
                                         ember_image **out);
 
+/* Releases an image (decoded pixels are freed; wrapped ones stay the caller's).
+ * An image is read-only once made: any number of threads and sessions may use it at once.
+ * Since: 1 */
 EMBER_API void ember_image_release(ember_image *image);
 
 /* Width, height and pixel format of an image (any output pointer may be NULL).  Since: 1 */

@@ -62,7 +62,8 @@ const ember_model *model_handle(const ember_session *s) {
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
     const size_t off = offsetof(ember_model, m);
 #pragma GCC diagnostic pop
-    return reinterpret_cast<const ember_model *>(reinterpret_cast<const char *>(s->s.model()) - off);
+    return reinterpret_cast<const ember_model *>(reinterpret_cast<const char *>(s->s.model()) -
+                                                 off);
 }
 
 ember_status check_input_tensor(const ember::ModelIO &io, const ember::Tensor &t) {
@@ -74,9 +75,9 @@ ember_status check_input_tensor(const ember::ModelIO &io, const ember::Tensor &t
     for (size_t d = 1; fits && d < io.dims.size(); d++)
         fits = io.dims[d] < 0 || io.dims[d] == t.shape[d];
     if (!fits)
-        return fail(ember::errorf(EMBER_ERR_SHAPE, "the tensor's shape %s does not fit input '%s' %s",
-                                  ember::shape_str(t.shape).c_str(), io.name.c_str(),
-                                  ember::shape_str(io.dims).c_str()));
+        return fail(ember::errorf(
+            EMBER_ERR_SHAPE, "the tensor's shape %s does not fit input '%s' %s",
+            ember::shape_str(t.shape).c_str(), io.name.c_str(), ember::shape_str(io.dims).c_str()));
     return EMBER_OK;
 }
 
@@ -88,8 +89,8 @@ float output_value(const ember::Tensor &t, const void *row, int64_t i) {
 
 // True when the row already holds probabilities: metadata "output_kind" for output 0,
 // otherwise values in [0, 1] summing to 1.
-bool row_is_probabilities(const ember_session *session, size_t output_index,
-                          const ember::Tensor &t, const void *row, int64_t n) {
+bool row_is_probabilities(const ember_session *session, size_t output_index, const ember::Tensor &t,
+                          const void *row, int64_t n) {
     if (output_index == 0) {
         const std::string *kind = session->s.model()->graph.metadata_get("output_kind");
         if (kind && *kind == "probabilities") return true;
@@ -189,7 +190,8 @@ ember_status ember_session_preprocess(ember_session *session, size_t input_index
         state->spec_text = text;
         state->have_spec = true;
     }
-    if (check_input_tensor(model->inputs[input_index], tensor->t) != EMBER_OK) return EMBER_ERR_SHAPE;
+    if (check_input_tensor(model->inputs[input_index], tensor->t) != EMBER_OK)
+        return EMBER_ERR_SHAPE;
     ember::Status st = state->pre.run(state->spec, *image->img, tensor->t, batch_index,
                                       &model->runtime->pool(), 0);
     if (!st.ok()) return fail(st);
@@ -242,10 +244,9 @@ ember_status ember_session_top_k(ember_session *session, size_t output_index, in
         return fail(ember::errorf(EMBER_ERR_INVALID_ARGUMENT, "output '%s' %s is empty",
                                   name.c_str(), ember::shape_str(t.shape).c_str()));
     if (batch_index < 0 || batch_index >= rows)
-        return fail(ember::errorf(EMBER_ERR_INVALID_ARGUMENT,
-                                  "batch row %lld is out of range (output '%s' has %lld)",
-                                  static_cast<long long>(batch_index), name.c_str(),
-                                  static_cast<long long>(rows)));
+        return fail(ember::errorf(
+            EMBER_ERR_INVALID_ARGUMENT, "batch row %lld is out of range (output '%s' has %lld)",
+            static_cast<long long>(batch_index), name.c_str(), static_cast<long long>(rows)));
     int64_t classes = numel / rows;
     const void *row = static_cast<const char *>(t.data) +
                       static_cast<size_t>(batch_index * classes) * ember::dtype_size(t.dtype);
@@ -274,11 +275,13 @@ ember_status ember_session_top_k(ember_session *session, size_t output_index, in
             if (!std::isnan(v)) sum += std::exp(static_cast<double>(v) - mx);
         }
         for (size_t j = 0; j < m; j++)
-            out[j].score = static_cast<float>(std::exp(static_cast<double>(out[j].score) - mx) / sum);
+            out[j].score =
+                static_cast<float>(std::exp(static_cast<double>(out[j].score) - mx) / sum);
     }
     const std::vector<std::string> &labels = model_labels(model_handle(session));
     if (static_cast<int64_t>(labels.size()) == classes)
-        for (size_t j = 0; j < m; j++) out[j].label = labels[static_cast<size_t>(out[j].index)].c_str();
+        for (size_t j = 0; j < m; j++)
+            out[j].label = labels[static_cast<size_t>(out[j].index)].c_str();
     *n_out = m;
     return EMBER_OK;
     EMBER_API_END

@@ -7,7 +7,7 @@
 #   convert_classifiers.sh EMBER_TOOL LIBEMBER_PATH BUILD_DIR SHARED_DIR
 set -euo pipefail
 tool=$1 lib=$2 build=$3 shared=$4/models
-if ! nm -D --defined-only "$lib" | grep -q ' ember_image_load_file'; then
+if ! nm -D --defined-only "$lib" | grep -c ' ember_image_load_file' >/dev/null; then
   echo "libember.so has no image functions yet: no labelled models converted"
   exit 0
 fi

@@ -8,7 +8,7 @@
 # BUILD_DIR/bindings, never into the source tree. Exits 77 (CTest: skipped) with a
 # message when the language's toolchain is not installed.
 set -euo pipefail
-lang=$1 build=$(cd "$2" && pwd) lib=$3
+lang=$1 build=$(cd "$2" && pwd) lib=$(readlink -f "$3")
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$build/bindings/$lang
 mkdir -p "$out"
@@ -19,7 +19,7 @@ export EMBER_TEST_MODELS=${EMBER_TEST_MODELS:-$build/models}
 export EMBER_SHARED_DIR
 
 skip() { echo "SKIPPED: $*"; exit 77; }
-has_images() { nm -D --defined-only "$lib" | grep -q ' ember_image_load_file'; }
+has_images() { nm -D --defined-only "$lib" | grep -c ' ember_image_load_file' >/dev/null; }  # -c reads all: no SIGPIPE
 
 case "$lang" in
 go)
@@ -43,7 +43,8 @@ rust)
   manifest=$src/bindings/rust/Cargo.toml
   cargo --version
   cargo build --offline --locked --manifest-path "$manifest" --workspace --examples
-  cargo test --offline --locked --manifest-path "$manifest" --workspace -- --nocapture
+  cargo test --offline --locked --manifest-path "$manifest" --workspace --tests -- --nocapture
+  cargo test --offline --locked --manifest-path "$manifest" --workspace --doc
   ;;
 python)
   py=/usr/bin/python3
@@ -52,7 +53,7 @@ python)
   "$py" -c 'import pytest' 2>/dev/null || skip "no pytest for $py (apt-get install python3-pytest)"
   export EMBER_LIBRARY=$lib PYTHONPATH=$src/bindings/python PYTHONDONTWRITEBYTECODE=1
   cd "$out"
-  "$py" -m pytest -p no:cacheprovider -v -rs "$src/bindings/python/tests"
+  "$py" -m pytest -p no:cacheprovider --rootdir "$src/bindings/python" -v -rs "$src/bindings/python/tests"
   ;;
 *)
   echo "run_tests.sh: unknown binding '$lang'" >&2

@@ -33,6 +33,8 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/api/ember_plugin.h)
 endif()
 install(FILES ${EMBER_PUBLIC_HEADERS} DESTINATION ${EMBER_INSTALL_INCLUDEDIR})
 install(DIRECTORY DESTINATION ${EMBER_INSTALL_PLUGINDIR})
+# A plugin built in this tree installs itself from its own CMakeLists.txt (included after
+# this file): install(TARGETS <plugin> LIBRARY DESTINATION ${EMBER_INSTALL_PLUGINDIR}).
 
 # ---- CMake package: emberConfig.cmake, emberConfigVersion.cmake, emberTargets.cmake ----
 install(EXPORT emberTargets NAMESPACE ember:: DESTINATION ${EMBER_INSTALL_CMAKEDIR})

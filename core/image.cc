@@ -7,8 +7,9 @@
 // change the message we return (tests/test_preprocess.c checks this with threads). The
 // flip-on-load and iPhone-PNG flags are global in stb_image; we set their thread-local
 // overrides before each decode so a host application that changes the globals cannot
-// change our pixels. Without pkg-config stb, CMake defines EMBER_STB_IMPLEMENTATION and
-// the decoder is compiled into this file, private (STB_IMAGE_STATIC) and thread-local.
+// change our pixels. Without pkg-config stb (or with -DEMBER_BUNDLED_STB=ON), CMake
+// defines EMBER_STB_IMPLEMENTATION and the decoder is compiled into this file: private
+// (STB_IMAGE_STATIC), thread-local (C++11 thread_local), asserts compiled out.
 #include "core/image.h"
 
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #define STBI_NO_HDR
 #define STBI_NO_PSD
 #define STBI_NO_PIC
+#define STBI_ASSERT(x) ((void)0)  // the library never aborts (tests/check_symbols.sh)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
@@ -75,8 +77,9 @@ const char *stb_reason() {
 
 Status decode_error(const Sniff &s, size_t size) {
     if (s.name)
-        return errorf(EMBER_ERR_FORMAT, "%s data (%zu bytes) is corrupt or truncated (stb_image: %s)",
-                      s.name, size, stb_reason());
+        return errorf(EMBER_ERR_FORMAT,
+                      "%s data (%zu bytes) is corrupt or truncated (stb_image: %s)", s.name, size,
+                      stb_reason());
     return errorf(EMBER_ERR_FORMAT,
                   "not a JPEG, PNG, BMP, GIF, TGA or PNM image (%zu bytes; stb_image: %s)", size,
                   stb_reason());
@@ -86,11 +89,14 @@ Status decode_error(const Sniff &s, size_t size) {
 
 int pixel_format_channels(PixelFormat f) {
     switch (f) {
-        case PixelFormat::Gray: return 1;
+        case PixelFormat::Gray:
+            return 1;
         case PixelFormat::RGB:
-        case PixelFormat::BGR: return 3;
+        case PixelFormat::BGR:
+            return 3;
         case PixelFormat::RGBA:
-        case PixelFormat::BGRA: return 4;
+        case PixelFormat::BGRA:
+            return 4;
     }
     return 0;
 }

@@ -39,10 +39,10 @@ struct Image {
 
     int32_t width = 0;
     int32_t height = 0;
-    size_t stride_bytes = 0;       // distance between rows
+    size_t stride_bytes = 0;  // distance between rows
     PixelFormat format = PixelFormat::RGB;
     const uint8_t *pixels = nullptr;  // row 0, pixel 0
-    void *owned = nullptr;         // stb_image allocation, freed by the destructor
+    void *owned = nullptr;            // stb_image allocation, freed by the destructor
 };
 
 // Decodes `size` bytes (JPEG, PNG, BMP, GIF first frame, TGA, PNM). Gray and gray+alpha

@@ -80,7 +80,7 @@ Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
     outputs->assign(ctx.outputs.begin(), ctx.outputs.end());
     for (size_t o = 0; o < outputs->size(); o++) {
         int64_t n;
-        if (node.outputs[o] >= 0 && !shape_numel_checked((*outputs)[o].shape, &n))
+        if (!shape_numel_checked((*outputs)[o].shape, &n))  // omitted outputs are planned too
             return node_error(node, errorf(EMBER_ERR_SHAPE, "output %zu has an invalid shape %s",
                                            o, shape_str((*outputs)[o].shape).c_str()));
         (*outputs)[o].value = nullptr;
@@ -95,17 +95,35 @@ Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
 Status evaluate_node(const Graph &graph, const Node &node, const OpSchema &schema,
                      const std::vector<const TensorInfo *> &inputs, ThreadPool *pool,
                      std::vector<TensorInfo> *outputs,
-                     std::vector<std::shared_ptr<std::vector<uint8_t>>> *output_data) {
+                     std::vector<std::shared_ptr<std::vector<uint8_t>>> *output_data,
+                     size_t max_bytes) {
     InferContext ctx;
     std::vector<TensorInfo> kin;
     std::vector<std::shared_ptr<std::vector<uint8_t>>> keep;
     HalfBridge bridge;
     EMBER_RETURN_IF_ERROR(infer_node(graph, node, schema, inputs, &ctx, &kin, &keep, outputs,
                                      &bridge));
+    // Sized before anything is allocated: shapes are checked (<= 2^40 elements), so the
+    // sum cannot overflow.
+    size_t need = 0;
+    for (size_t o = 0; o < ctx.outputs.size(); o++) {
+        need += static_cast<size_t>(shape_numel(ctx.outputs[o].shape)) * dtype_size(ctx.outputs[o].dtype);
+        if (bridge.narrow_output[o]) need += static_cast<size_t>(shape_numel(ctx.outputs[o].shape)) * 2;
+    }
+    if (need > max_bytes)
+        return node_error(node, errorf(EMBER_ERR_OUT_OF_MEMORY,
+                                       "computing it now needs %zu bytes, above the limit of "
+                                       "%zu bytes",
+                                       need, max_bytes));
     std::unique_ptr<Kernel> kernel;
     Status st = schema.create(ctx, &kernel);
     if (!st.ok()) return node_error(node, st);
     if (!kernel) return node_error(node, errorf(EMBER_ERR_INTERNAL, "create() gave no kernel"));
+    if (kernel->scratch_bytes() > max_bytes - need)
+        return node_error(node, errorf(EMBER_ERR_OUT_OF_MEMORY,
+                                       "computing it now needs %zu bytes of scratch, above the "
+                                       "limit of %zu bytes",
+                                       kernel->scratch_bytes(), max_bytes));
 
     std::vector<Tensor> in(inputs.size());
     for (size_t i = 0; i < inputs.size(); i++) {

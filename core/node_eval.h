@@ -2,6 +2,7 @@
 // with the float16 fallback, and immediate evaluation (constant folding).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -34,11 +35,13 @@ Status infer_node(const Graph &graph, const Node &node, const OpSchema &schema,
                   bool widen_all_half = false);
 
 // Evaluates `node` now on inputs whose values are all known; returns the outputs'
-// infos and data (owned buffers).
+// infos and data (owned buffers). When the outputs and scratch would take more than
+// `max_bytes`, fails with EMBER_ERR_OUT_OF_MEMORY before allocating them.
 Status evaluate_node(const Graph &graph, const Node &node, const OpSchema &schema,
                      const std::vector<const TensorInfo *> &inputs, ThreadPool *pool,
                      std::vector<TensorInfo> *outputs,
-                     std::vector<std::shared_ptr<std::vector<uint8_t>>> *output_data);
+                     std::vector<std::shared_ptr<std::vector<uint8_t>>> *output_data,
+                     size_t max_bytes = SIZE_MAX);
 
 // Element conversions between float16/bfloat16 and float32.
 void convert_half_to_float(DType from, const void *src, float *dst, int64_t n);

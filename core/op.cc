@@ -44,6 +44,7 @@ const OpRegistry &builtin_ops() {
         register_linear_ops(r);
         register_pool_norm_ops(r);
         register_shape_ops(r);
+        register_llm_ops(r);
         return r;
     }();
     return registry;

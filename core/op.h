@@ -115,6 +115,7 @@ void register_elementwise_ops(OpRegistry &r);   // elementwise.cc: math, compare
 void register_linear_ops(OpRegistry &r);        // linear.cc: Conv, ConvTranspose, Gemm, MatMul
 void register_pool_norm_ops(OpRegistry &r);     // pool_norm.cc: pooling, normalisation, softmax, reductions, ArgMax
 void register_shape_ops(OpRegistry &r);         // shape_ops.cc: shape and data movement, Resize, Quantize
+void register_llm_ops(OpRegistry &r);           // llm.cc: domain "ember": Linear, RMSNorm, Rotary, SwiGLU, CacheAttention
 
 // ---- helpers for kernels ----
 

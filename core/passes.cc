@@ -60,15 +60,14 @@ Status fold_constants(Graph *g) {
         }
         std::vector<TensorInfo> outs;
         std::vector<std::shared_ptr<std::vector<uint8_t>>> data;
-        Status st = evaluate_node(*g, node, *schema, ins, &pool, &outs, &data);
-        if (!st.ok()) return st;
-        size_t total = 0;
-        for (size_t o = 0; o < outs.size(); o++)
-            total += static_cast<size_t>(shape_numel(outs[o].shape)) * dtype_size(outs[o].dtype);
-        if (total > kMaxFoldBytes) {
+        // Too big to fold is found before computing anything (EMBER_ERR_OUT_OF_MEMORY only
+        // comes from that limit): the node stays a node.
+        Status st = evaluate_node(*g, node, *schema, ins, &pool, &outs, &data, kMaxFoldBytes);
+        if (st.code() == EMBER_ERR_OUT_OF_MEMORY) {
             kept.push_back(std::move(node));
             continue;
         }
+        if (!st.ok()) return st;
         for (size_t o = 0; o < node.outputs.size(); o++) {
             int32_t id = node.outputs[o];
             if (id < 0) continue;

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 
 namespace ember {
 
@@ -102,8 +101,8 @@ bool parse_list(const std::string &s, double out[3], int *n) {
     size_t start = 0;
     for (;;) {
         size_t comma = s.find(',', start);
-        std::string item = trim(s.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start));
+        std::string item =
+            trim(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         if (k == 3 || !parse_number(item, &out[k])) return false;
         k++;
         if (comma == std::string::npos) break;
@@ -228,8 +227,8 @@ Status apply_tokens(const std::string &text, bool allow_preset, ParseState *st) 
     bool first = true;
     for (;;) {
         size_t semi = text.find(';', start);
-        std::string tok = trim(text.substr(start, semi == std::string::npos ? std::string::npos
-                                                                           : semi - start));
+        std::string tok =
+            trim(text.substr(start, semi == std::string::npos ? std::string::npos : semi - start));
         if (!tok.empty()) {
             size_t eq = tok.find('=');
             if (eq == std::string::npos) {
@@ -304,10 +303,12 @@ Geometry plan_geometry(const PreprocessSpec &p, int32_t w, int32_t h) {
         int64_t n = p.resize_w;
         if (sw <= sh) {
             g.rw = p.resize_w;
-            g.rh = static_cast<int32_t>(std::clamp<int64_t>(round_half_even(n * sh, sw), 1, kMaxImageSide));
+            g.rh = static_cast<int32_t>(
+                std::clamp<int64_t>(round_half_even(n * sh, sw), 1, kMaxImageSide));
         } else {
             g.rh = p.resize_w;
-            g.rw = static_cast<int32_t>(std::clamp<int64_t>(round_half_even(n * sw, sh), 1, kMaxImageSide));
+            g.rw = static_cast<int32_t>(
+                std::clamp<int64_t>(round_half_even(n * sw, sh), 1, kMaxImageSide));
         }
     } else if (p.resize == ResizeMode::Exact) {
         g.rw = p.resize_w;
@@ -441,98 +442,145 @@ int64_t grain_for(int64_t work_per_row) {
 }
 
 struct OutputPlan {
-    void *slot;          // batch slot start
-    int32_t w, h;        // canvas
-    int channels;        // output channels (1 or 3)
-    int work_channels;   // channels of the resampled data (1 or 3)
+    void *slot;         // batch slot start
+    int32_t w, h;       // canvas
+    int channels;       // output channels (1 or 3)
+    int work_channels;  // channels of the resampled data (1 or 3)
     Layout layout;
 };
 
+// Canvas pixels [x0, x0 + n) of row y get the 8-bit values `v` (n x work_channels),
+// converted through the per-channel tables.
 template <typename T>
-void write_pixel(const OutputPlan &o, const T lut[3][256], int32_t x, int32_t y,
-                 const uint8_t *v) {
+void write_span(const OutputPlan &o, const T lut[3][256], int32_t y, int32_t x0, int32_t n,
+                const uint8_t *v) {
     T *out = static_cast<T *>(o.slot);
-    size_t plane = static_cast<size_t>(o.w) * o.h;
-    size_t pix = static_cast<size_t>(y) * o.w + x;
-    for (int c = 0; c < o.channels; c++) {
-        T val = lut[c][v[o.work_channels == 1 ? 0 : c]];
-        if (o.layout == Layout::NCHW)
-            out[c * plane + pix] = val;
-        else
-            out[pix * o.channels + c] = val;
+    const size_t plane = static_cast<size_t>(o.w) * o.h;
+    const size_t pix0 = static_cast<size_t>(y) * o.w + x0;
+    const int cw = o.work_channels;
+    if (o.layout == Layout::NCHW) {
+        for (int c = 0; c < o.channels; c++) {
+            T *d = out + c * plane + pix0;
+            const T *t = lut[c];
+            const uint8_t *s = v + (cw == 1 ? 0 : c);
+            for (int32_t i = 0; i < n; i++) d[i] = t[s[i * cw]];
+        }
+    } else {
+        T *d = out + pix0 * o.channels;
+        for (int32_t i = 0; i < n; i++)
+            for (int c = 0; c < o.channels; c++)
+                d[i * o.channels + c] = lut[c][v[i * cw + (cw == 1 ? 0 : c)]];
     }
 }
 
 template <typename T>
-void write_pad(const OutputPlan &o, const T pad[3], int32_t x, int32_t y) {
+void write_pad_span(const OutputPlan &o, const T pad[3], int32_t y, int32_t x0, int32_t n) {
     T *out = static_cast<T *>(o.slot);
-    size_t plane = static_cast<size_t>(o.w) * o.h;
-    size_t pix = static_cast<size_t>(y) * o.w + x;
-    for (int c = 0; c < o.channels; c++) {
-        if (o.layout == Layout::NCHW)
-            out[c * plane + pix] = pad[c];
-        else
-            out[pix * o.channels + c] = pad[c];
-    }
+    const size_t plane = static_cast<size_t>(o.w) * o.h;
+    const size_t pix0 = static_cast<size_t>(y) * o.w + x0;
+    for (int32_t i = 0; i < n; i++)
+        for (int c = 0; c < o.channels; c++) {
+            if (o.layout == Layout::NCHW)
+                out[c * plane + pix0 + i] = pad[c];
+            else
+                out[(pix0 + i) * o.channels + c] = pad[c];
+        }
 }
 
-// The vertical pass (or a plain copy when the rows are not resampled) fused with the
-// conversion to the tensor's dtype, for canvas rows [y0, y1).
+// Resampled rows are kept packed: (r_end - r_begin) pixels x cw channels per row, row 0
+// being source-window row `row0`.
+struct Packed {
+    const uint8_t *data;
+    size_t row_bytes;
+    int32_t row0;
+    const uint8_t *row(int32_t r) const { return data + static_cast<size_t>(r - row0) * row_bytes; }
+};
+
+// Tile of the vertical pass: accumulators for this many bytes of a row live on the stack.
+constexpr int32_t kTileBytes = 1024;
+
+// The vertical pass (a copy when rows are not resampled) fused with the conversion to
+// the tensor's dtype, for canvas rows [y0, y1).
 template <typename T>
-void vertical_rows(const OutputPlan &o, const Preprocessor::Axis &ax,
-                   const Preprocessor::Axis &ay, const View &h, const T lut[3][256],
-                   const T pad[3], int32_t y0, int32_t y1) {
+void vertical_rows(const OutputPlan &o, const Preprocessor::Axis &ax, const Preprocessor::Axis &ay,
+                   const Packed &h, const T lut[3][256], const T pad[3], int32_t y0, int32_t y1) {
     const int cw = o.work_channels;
     const int32_t x_in0 = ax.offset + ax.r_begin, x_in1 = ax.offset + ax.r_end;
+    const int32_t row_bytes = (x_in1 - x_in0) * cw;
+    int32_t acc[kTileBytes];
+    uint8_t vals[kTileBytes];
     for (int32_t y = y0; y < y1; y++) {
         int32_t ry = y - ay.offset;
-        if (ry < ay.r_begin || ry >= ay.r_end) {
-            for (int32_t x = 0; x < o.w; x++) write_pad(o, pad, x, y);
+        if (ry < ay.r_begin || ry >= ay.r_end || x_in1 <= x_in0) {
+            write_pad_span(o, pad, y, 0, o.w);
             continue;
         }
-        for (int32_t x = 0; x < x_in0; x++) write_pad(o, pad, x, y);
-        int32_t iy = ry - ay.r_begin;
-        for (int32_t x = x_in0; x < x_in1; x++) {
-            int32_t ix = x - x_in0;
-            uint8_t v[3];
-            if (ay.identity) {
-                const uint8_t *p = h.at(ry, ix);
-                for (int c = 0; c < cw; c++) v[c] = p[h.off[c]];
-            } else {
-                const int32_t first = ay.first[iy], n = ay.count[iy];
-                const int32_t *k = &ay.weights[static_cast<size_t>(iy) * ay.ksize];
-                int32_t acc[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1),
-                                  1 << (kPrecisionBits - 1)};
-                for (int32_t j = 0; j < n; j++) {
-                    const uint8_t *p = h.at(first + j, ix);
-                    for (int c = 0; c < cw; c++) acc[c] += p[h.off[c]] * k[j];
-                }
-                for (int c = 0; c < cw; c++) v[c] = clip8(acc[c]);
-            }
-            write_pixel(o, lut, x, y, v);
+        write_pad_span(o, pad, y, 0, x_in0);
+        write_pad_span(o, pad, y, x_in1, o.w - x_in1);
+        if (ay.identity) {
+            write_span(o, lut, y, x_in0, x_in1 - x_in0, h.row(ry));
+            continue;
         }
-        for (int32_t x = x_in1; x < o.w; x++) write_pad(o, pad, x, y);
+        const int32_t iy = ry - ay.r_begin;
+        const int32_t first = ay.first[iy], n = ay.count[iy];
+        const int32_t *k = &ay.weights[static_cast<size_t>(iy) * ay.ksize];
+        const int32_t tile = kTileBytes / cw * cw;  // whole pixels per tile
+        for (int32_t b0 = 0; b0 < row_bytes; b0 += tile) {
+            const int32_t nb = std::min(tile, row_bytes - b0);
+            for (int32_t b = 0; b < nb; b++) acc[b] = 1 << (kPrecisionBits - 1);
+            for (int32_t j = 0; j < n; j++) {
+                const uint8_t *src = h.row(first + j) + b0;
+                const int32_t w = k[j];
+                int32_t b = 0;
+                for (; b + 16 <= nb; b += 16)  // fixed-length blocks: the compiler vectorises
+                    for (int32_t q = 0; q < 16; q++) acc[b + q] += src[b + q] * w;
+                for (; b < nb; b++) acc[b] += src[b] * w;
+            }
+            for (int32_t b = 0; b < nb; b++) vals[b] = clip8(acc[b]);
+            write_span(o, lut, y, x_in0 + b0 / cw, nb / cw, vals);
+        }
     }
 }
 
-// The horizontal pass for source rows [r0, r1) (window coordinates) into `dst`
-// (packed rows of (r_end - r_begin) pixels x cw channels, row 0 = `row0`).
-void horizontal_rows(const Preprocessor::Axis &ax, const View &src, int cw, uint8_t *dst,
-                     int32_t row0, int32_t r0, int32_t r1) {
+// The horizontal pass for source rows [r0, r1) (window coordinates) into packed rows:
+// CW channels taken from source bytes off[0..CW) of each pixel.
+template <int CW>
+void horizontal_rows(const Preprocessor::Axis &ax, const View &src, uint8_t *dst, int32_t row0,
+                     int32_t r0, int32_t r1) {
     const int32_t nx = ax.r_end - ax.r_begin;
+    const int ps = src.pix_stride;
+    const int o0 = src.off[0], o1 = src.off[1], o2 = src.off[2];
     for (int32_t row = r0; row < r1; row++) {
         const uint8_t *s = src.at(row, 0);
-        uint8_t *d = dst + static_cast<size_t>(row - row0) * nx * cw;
-        for (int32_t i = 0; i < nx; i++) {
-            const int32_t first = ax.first[i], n = ax.count[i];
-            const int32_t *k = &ax.weights[static_cast<size_t>(i) * ax.ksize];
-            int32_t acc[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1),
-                              1 << (kPrecisionBits - 1)};
-            for (int32_t j = 0; j < n; j++) {
-                const uint8_t *p = s + static_cast<size_t>(first + j) * src.pix_stride;
-                for (int c = 0; c < cw; c++) acc[c] += p[src.off[c]] * k[j];
+        uint8_t *d = dst + static_cast<size_t>(row - row0) * nx * CW;
+        if (ax.identity) {  // repack only
+            const uint8_t *p = s + static_cast<size_t>(ax.r_begin) * ps;
+            for (int32_t i = 0; i < nx; i++, p += ps) {
+                d[i * CW] = p[o0];
+                if (CW == 3) {
+                    d[i * CW + 1] = p[o1];
+                    d[i * CW + 2] = p[o2];
+                }
             }
-            for (int c = 0; c < cw; c++) d[i * cw + c] = clip8(acc[c]);
+            continue;
+        }
+        for (int32_t i = 0; i < nx; i++) {
+            const int32_t n = ax.count[i];
+            const int32_t *k = &ax.weights[static_cast<size_t>(i) * ax.ksize];
+            const uint8_t *p = s + static_cast<size_t>(ax.first[i]) * ps;
+            int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+            for (int32_t j = 0; j < n; j++, p += ps) {
+                a0 += p[o0] * k[j];
+                if (CW == 3) {
+                    a1 += p[o1] * k[j];
+                    a2 += p[o2] * k[j];
+                }
+            }
+            d[i * CW] = clip8(a0);
+            if (CW == 3) {
+                d[i * CW + 1] = clip8(a1);
+                d[i * CW + 2] = clip8(a2);
+            }
         }
     }
 }
@@ -568,16 +616,77 @@ void build_luts(const PreprocessSpec &p, int channels, T lut[3][256], T pad[3]) 
 
 template <typename T>
 void run_vertical(const PreprocessSpec &p, const OutputPlan &o, const Preprocessor::Axis &ax,
-                  const Preprocessor::Axis &ay, const View &h, ThreadPool *pool,
+                  const Preprocessor::Axis &ay, const Packed &h, ThreadPool *pool,
                   int max_threads) {
     T lut[3][256];
     T pad[3];
     build_luts(p, o.channels, lut, pad);
     int64_t per_row = static_cast<int64_t>(o.w) * o.channels * std::max(1, ay.ksize);
     pool->parallel_for(o.h, grain_for(per_row), max_threads, [&](int64_t b, int64_t e) {
-        vertical_rows<T>(o, ax, ay, h, lut, pad, static_cast<int32_t>(b),
-                         static_cast<int32_t>(e));
+        vertical_rows<T>(o, ax, ay, h, lut, pad, static_cast<int32_t>(b), static_cast<int32_t>(e));
     });
+}
+
+// The source window as a View whose channels are in the output order (cw = 3), or one
+// gray channel (cw = 1). A colour image with order=gray is converted first, rows
+// [r0, r1) only, into *gray (Pillow converts with convert('L') before resizing).
+View source_view(const PreprocessSpec &p, const Image &img, const Geometry &g, int32_t r0,
+                 int32_t r1, std::vector<uint8_t> *gray, ThreadPool *pool, int max_threads,
+                 int *cw) {
+    const int src_ch = pixel_format_channels(img.format);
+    const bool src_bgr = img.format == PixelFormat::BGR || img.format == PixelFormat::BGRA;
+    const int ri = src_bgr ? 2 : 0, bi = src_bgr ? 0 : 2;
+    View src;
+    src.base = img.pixels + static_cast<size_t>(g.src_y0) * img.stride_bytes +
+               static_cast<size_t>(g.src_x0) * src_ch;
+    src.row_stride = img.stride_bytes;
+    src.pix_stride = src_ch;
+    *cw = 1;
+    if (img.format == PixelFormat::Gray) return src;
+    if (p.order != ChannelOrder::Gray) {
+        *cw = 3;
+        bool want_bgr = p.order == ChannelOrder::BGR;
+        src.off[0] = want_bgr ? bi : ri;
+        src.off[1] = 1;
+        src.off[2] = want_bgr ? ri : bi;
+        return src;
+    }
+    const size_t w = static_cast<size_t>(g.src_w);
+    gray->resize(w * static_cast<size_t>(std::max(0, r1 - r0)));
+    uint8_t *gd = gray->data();
+    pool->parallel_for(r1 - r0, grain_for(static_cast<int64_t>(w) * 4), max_threads,
+                       [&](int64_t b, int64_t e) {
+                           for (int64_t r = b; r < e; r++) {
+                               const uint8_t *sp = src.at(r0 + static_cast<int32_t>(r), 0);
+                               uint8_t *d = gd + static_cast<size_t>(r) * w;
+                               for (size_t x = 0; x < w; x++, sp += src.pix_stride)
+                                   d[x] = luma(sp[ri], sp[1], sp[bi]);
+                           }
+                       });
+    View gv;
+    gv.base = gray->data();
+    gv.row_stride = w;
+    gv.row0 = r0;
+    gv.pix_stride = 1;
+    return gv;
+}
+
+// The horizontal pass (a repack when the columns are not resampled) of source rows
+// [r0, r1) into *buf: packed rows of cw channels in the output order.
+Packed horizontal_pass(const Preprocessor::Axis &ax, const View &src, int cw, int32_t r0,
+                       int32_t r1, std::vector<uint8_t> *buf, ThreadPool *pool, int max_threads) {
+    const int32_t nx = ax.r_end - ax.r_begin;
+    buf->resize(static_cast<size_t>(nx) * cw * std::max(0, r1 - r0));
+    uint8_t *d = buf->data();
+    int64_t per_row = static_cast<int64_t>(nx) * cw * std::max(1, ax.ksize);
+    pool->parallel_for(r1 - r0, grain_for(per_row), max_threads, [&](int64_t b, int64_t e) {
+        int32_t a0 = r0 + static_cast<int32_t>(b), a1 = r0 + static_cast<int32_t>(e);
+        if (cw == 3)
+            horizontal_rows<3>(ax, src, d, r0, a0, a1);
+        else
+            horizontal_rows<1>(ax, src, d, r0, a0, a1);
+    });
+    return Packed{buf->data(), static_cast<size_t>(nx) * cw, r0};
 }
 
 const char *order_name(ChannelOrder o) {
@@ -657,10 +766,11 @@ Status preprocess_check_tensor(const PreprocessSpec &spec, const Shape &dims, DT
     int64_t want_h = nchw ? dims[2] : dims[1];
     int64_t want_w = nchw ? dims[3] : dims[2];
     bool c_ok = want_c < 0 || want_c == c;
-    bool size_ok = out_w < 0 || ((want_h < 0 || want_h == out_h) && (want_w < 0 || want_w == out_w));
+    bool size_ok =
+        out_w < 0 || ((want_h < 0 || want_h == out_h) && (want_w < 0 || want_w == out_w));
     if (c_ok && size_ok) return Status::OK();
-    std::string got = out_w < 0 ? std::string("?x?")
-                                : std::to_string(out_h) + "x" + std::to_string(out_w);
+    std::string got =
+        out_w < 0 ? std::string("?x?") : std::to_string(out_h) + "x" + std::to_string(out_w);
     return errorf(EMBER_ERR_SHAPE,
                   "preprocessing gives %lld channel(s) (order=%s) of %s (HxW), layout %s, but %s "
                   "has shape %s",
@@ -674,96 +784,42 @@ Status Preprocessor::run(const PreprocessSpec &p, const Image &img, const Tensor
     EMBER_RETURN_IF_ERROR(
         preprocess_check_tensor(p, dst.shape, dst.dtype, g.canvas_w, g.canvas_h, "the tensor"));
     if (batch < 0 || batch >= dst.shape[0])
-        return errorf(EMBER_ERR_INVALID_ARGUMENT, "batch slot %lld is out of range (batch size %lld)",
+        return errorf(EMBER_ERR_INVALID_ARGUMENT,
+                      "batch slot %lld is out of range (batch size %lld)",
                       static_cast<long long>(batch), static_cast<long long>(dst.shape[0]));
     EMBER_CHECK(dst.data != nullptr);
 
     build_axis(p.interp, g.canvas_w, g.off_x, g.rw, g.src_x0, g.src_w, &wtmp_, &ax_);
     build_axis(p.interp, g.canvas_h, g.off_y, g.rh, g.src_y0, g.src_h, &wtmp_, &ay_);
-
-    // The source window as a View, in the output channel order.
-    const int src_ch = pixel_format_channels(img.format);
-    const bool src_gray = img.format == PixelFormat::Gray;
-    const bool src_bgr = img.format == PixelFormat::BGR || img.format == PixelFormat::BGRA;
-    const int ri = src_bgr ? 2 : 0, bi = src_bgr ? 0 : 2;
-    View src;
-    src.base = img.pixels + static_cast<size_t>(g.src_y0) * img.stride_bytes +
-               static_cast<size_t>(g.src_x0) * src_ch;
-    src.row_stride = img.stride_bytes;
-    src.pix_stride = src_ch;
+    int32_t r0, r1;
+    rows_needed(ay_, &r0, &r1);
     int cw = 1;
-    int32_t y_r0, y_r1;
-    rows_needed(ay_, &y_r0, &y_r1);
-    if (!src_gray && p.order == ChannelOrder::Gray) {
-        // Convert the rows the resampling reads to gray first, as PIL's convert('L')
-        // before resize.
-        size_t w = static_cast<size_t>(g.src_w);
-        gray_.resize(w * static_cast<size_t>(std::max(0, y_r1 - y_r0)));
-        uint8_t *gd = gray_.data();
-        View s = src;
-        pool->parallel_for(y_r1 - y_r0, grain_for(static_cast<int64_t>(w) * 4), max_threads,
-                           [&](int64_t b, int64_t e) {
-                               for (int64_t r = b; r < e; r++) {
-                                   const uint8_t *sp = s.at(y_r0 + static_cast<int32_t>(r), 0);
-                                   uint8_t *d = gd + static_cast<size_t>(r) * w;
-                                   for (size_t x = 0; x < w; x++, sp += s.pix_stride)
-                                       d[x] = luma(sp[ri], sp[1], sp[bi]);
-                               }
-                           });
-        src.base = gray_.data();
-        src.row_stride = w;
-        src.row0 = y_r0;
-        src.pix_stride = 1;
-    } else if (!src_gray) {
-        cw = 3;
-        bool want_bgr = p.order == ChannelOrder::BGR;
-        src.off[0] = want_bgr ? bi : ri;
-        src.off[1] = 1;
-        src.off[2] = want_bgr ? ri : bi;
-    }
+    View src = source_view(p, img, g, r0, r1, &gray_, pool, max_threads, &cw);
+    Packed h = horizontal_pass(ax_, src, cw, r0, r1, &hbuf_, pool, max_threads);
 
-    // Horizontal pass into hbuf_ (skipped when the columns are not resampled).
-    View h;
-    if (ax_.identity) {
-        h = src;
-        h.base = src.base + static_cast<size_t>(ax_.r_begin) * src.pix_stride;
-    } else {
-        int32_t nx = ax_.r_end - ax_.r_begin;
-        hbuf_.resize(static_cast<size_t>(nx) * cw * std::max(0, y_r1 - y_r0));
-        uint8_t *hd = hbuf_.data();
-        const View s = src;
-        int64_t per_row = static_cast<int64_t>(nx) * cw * ax_.ksize;
-        pool->parallel_for(y_r1 - y_r0, grain_for(per_row), max_threads,
-                           [&](int64_t b, int64_t e) {
-                               horizontal_rows(ax_, s, cw, hd, y_r0,
-                                               y_r0 + static_cast<int32_t>(b),
-                                               y_r0 + static_cast<int32_t>(e));
-                           });
-        h.base = hbuf_.data();
-        h.row_stride = static_cast<size_t>(nx) * cw;
-        h.row0 = y_r0;
-        h.pix_stride = cw;
-        h.off[0] = 0;
-        h.off[1] = 1;
-        h.off[2] = 2;
-    }
-
-    // Vertical pass, conversion and layout, straight into the tensor's slot.
     OutputPlan o;
     o.w = g.canvas_w;
     o.h = g.canvas_h;
     o.channels = p.channels();
     o.work_channels = cw;
     o.layout = p.layout;
-    size_t slot_elems = static_cast<size_t>(o.w) * o.h * o.channels;
-    char *base = static_cast<char *>(dst.data);
-    o.slot = base + static_cast<size_t>(batch) * slot_elems * dtype_size(dst.dtype);
+    size_t slot_bytes = static_cast<size_t>(o.w) * o.h * o.channels * dtype_size(dst.dtype);
+    o.slot = static_cast<char *>(dst.data) + static_cast<size_t>(batch) * slot_bytes;
     switch (dst.dtype) {
-        case DType::F32: run_vertical<float>(p, o, ax_, ay_, h, pool, max_threads); break;
-        case DType::F16: run_vertical<uint16_t>(p, o, ax_, ay_, h, pool, max_threads); break;
-        case DType::U8: run_vertical<uint8_t>(p, o, ax_, ay_, h, pool, max_threads); break;
-        case DType::I8: run_vertical<int8_t>(p, o, ax_, ay_, h, pool, max_threads); break;
-        default: return errorf(EMBER_ERR_INTERNAL, "unexpected dtype %s", dtype_name(dst.dtype));
+        case DType::F32:
+            run_vertical<float>(p, o, ax_, ay_, h, pool, max_threads);
+            break;
+        case DType::F16:
+            run_vertical<uint16_t>(p, o, ax_, ay_, h, pool, max_threads);
+            break;
+        case DType::U8:
+            run_vertical<uint8_t>(p, o, ax_, ay_, h, pool, max_threads);
+            break;
+        case DType::I8:
+            run_vertical<int8_t>(p, o, ax_, ay_, h, pool, max_threads);
+            break;
+        default:
+            return errorf(EMBER_ERR_INTERNAL, "unexpected dtype %s", dtype_name(dst.dtype));
     }
     return Status::OK();
 }

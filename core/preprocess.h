@@ -55,8 +55,8 @@ struct PreprocessSpec {
 };
 
 // The spec keys and the preset names, for messages and usage text.
-const char *preprocess_spec_keys();    // "resize, interp, crop, ..."
-const char *preprocess_preset_names(); // "imagenet, caffe, mnist, cifar"
+const char *preprocess_spec_keys();     // "resize, interp, crop, ..."
+const char *preprocess_preset_names();  // "imagenet, caffe, mnist, cifar"
 // The key=value text a preset stands for, or nullptr if `name` is not a preset.
 const char *preprocess_preset(const std::string &name);
 
@@ -80,7 +80,7 @@ Status preprocess_check_tensor(const PreprocessSpec &spec, const Shape &dims, DT
 
 // Runs the pipeline. Holds the scratch buffers; one thread at a time.
 class Preprocessor {
-public:
+   public:
     // Writes `img` into batch slot `batch` of `dst` (rank 4; checked with
     // preprocess_check_tensor). Large images are split over `pool` (max_threads <= 0:
     // all of its threads).
@@ -90,18 +90,18 @@ public:
     // One axis of the resampling: output index r in [r_begin, r_end) reads source
     // pixels [first[r], first[r] + count[r]) with weights[r * ksize + j] (sum 1 << 22).
     struct Axis {
-        int32_t canvas = 0;    // output size along this axis
-        int32_t offset = 0;    // canvas position of resized pixel 0 (< 0: cropped)
-        int32_t resized = 0;   // resized length
-        int32_t src0 = 0;      // source window start
-        int32_t src_len = 0;   // source window length
+        int32_t canvas = 0;              // output size along this axis
+        int32_t offset = 0;              // canvas position of resized pixel 0 (< 0: cropped)
+        int32_t resized = 0;             // resized length
+        int32_t src0 = 0;                // source window start
+        int32_t src_len = 0;             // source window length
         int32_t r_begin = 0, r_end = 0;  // resized pixels that land on the canvas
-        bool identity = false; // resized == src_len: no resampling on this axis
+        bool identity = false;           // resized == src_len: no resampling on this axis
         int32_t ksize = 0;
         std::vector<int32_t> first, count, weights;
     };
 
-private:
+   private:
     std::vector<double> wtmp_;   // one output pixel's weights before fixed-point
     std::vector<uint8_t> gray_;  // source window converted to gray (order=gray, colour image)
     std::vector<uint8_t> hbuf_;  // horizontal pass output: rows x (r_end - r_begin) x C

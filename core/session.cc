@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -316,6 +317,16 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     plan->vals.reserve(g.values.size() + temps);
     plan->vals.resize(g.values.size());
     plan->input_shapes = shapes;
+    // Input shapes (declared, or given to a run) are checked before anything is sized from
+    // them: a hostile file may declare [2^20,2^20,2^20], or dims whose product overflows.
+    for (size_t k = 0; k < shapes.size() && k < g.inputs.size(); k++) {
+        int64_t n;
+        if (!shape_numel_checked(shapes[k], &n))
+            return errorf(EMBER_ERR_SHAPE,
+                          "input %zu ('%s') has shape %s: a negative dim or more than 2^40 "
+                          "elements",
+                          k, g.values[g.inputs[k]].name.c_str(), shape_str(shapes[k]).c_str());
+    }
     std::vector<char> need = values_needed_at_plan(g, ops);
     std::vector<char> live = live_nodes(g, ops);
 
@@ -457,7 +468,15 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         if (fold) {
             std::vector<TensorInfo> outs;
             std::vector<std::shared_ptr<std::vector<uint8_t>>> data;
-            EMBER_RETURN_IF_ERROR(evaluate_node(g, node, *schema, ins, &pool, &outs, &data));
+            // A value computed while planning is held by the plan like arena memory: the
+            // session cap bounds it too, checked before it is computed.
+            size_t cap = opts_.max_arena_bytes > 0 ? static_cast<size_t>(opts_.max_arena_bytes)
+                                                   : SIZE_MAX;
+            Status st = evaluate_node(g, node, *schema, ins, &pool, &outs, &data, cap);
+            if (st.code() == EMBER_ERR_OUT_OF_MEMORY)
+                return errorf(EMBER_ERR_OUT_OF_MEMORY, "%s (the session cap, max_arena_bytes)",
+                              st.message().c_str());
+            EMBER_RETURN_IF_ERROR(st);
             for (size_t o = 0; o < node.outputs.size(); o++) {
                 int32_t id = node.outputs[o];
                 if (id < 0) continue;
@@ -723,7 +742,12 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         }
     }
     Plan &p = *plan_;
-    for (auto &patch : p.patches) patch.first->data = inputs[patch.second]->t.data;
+    // An empty input may come without a buffer (ember_tensor_wrap(NULL, 0)); kernels get a
+    // non-null pointer for every tensor, as for empty values inside the plan.
+    for (auto &patch : p.patches) {
+        void *d = inputs[patch.second]->t.data;
+        patch.first->data = d ? d : const_cast<uint8_t *>(kEmptyValue);
+    }
     ThreadPool &pool = model_->runtime->pool();
     int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
                                         : pool.num_threads();

@@ -612,6 +612,42 @@ Status Importer::run_passes() {
     return Status::OK();
 }
 
+// Names the .ember format cannot store are refused here, with what they name, rather
+// than written into a file the reader then rejects: value names, op types, attribute
+// names and metadata keys must be non-empty, no name may contain a NUL byte, and a node
+// may not repeat an attribute (FORMAT.md "Graph section").
+Status check_names(const Graph &g) {
+    auto has_nul = [](const std::string &s) { return s.find('\0') != std::string::npos; };
+    for (const Value &v : g.values) {
+        if (v.name.empty() || has_nul(v.name))
+            return errorf(EMBER_ERR_FORMAT, "a value name is empty or contains a NUL byte");
+        for (const std::string &d : v.dim_names)
+            if (has_nul(d))
+                return errorf(EMBER_ERR_FORMAT, "value '%s': a dim name contains a NUL byte",
+                              v.name.c_str());
+    }
+    for (const Node &n : g.nodes) {
+        if (has_nul(n.name) || has_nul(n.op_type) || has_nul(n.domain))
+            return errorf(EMBER_ERR_FORMAT, "node '%s': its name, op_type or domain contains a NUL byte",
+                          n.name.c_str());
+        for (size_t i = 0; i < n.attrs.size(); i++) {
+            const std::string &a = n.attrs[i].name;
+            if (a.empty() || has_nul(a))
+                return errorf(EMBER_ERR_FORMAT,
+                              "node '%s': an attribute name is empty or contains a NUL byte",
+                              n.name.c_str());
+            for (size_t j = 0; j < i; j++)
+                if (n.attrs[j].name == a)
+                    return errorf(EMBER_ERR_FORMAT, "node '%s': attribute '%s' appears twice",
+                                  n.name.c_str(), a.c_str());
+        }
+    }
+    for (const auto &kv : g.metadata)
+        if (kv.first.empty() || has_nul(kv.first))
+            return errorf(EMBER_ERR_FORMAT, "a metadata key is empty or contains a NUL byte");
+    return Status::OK();
+}
+
 Status Importer::run(Graph *out) {
     if (!model_.has_graph())
         return errorf(EMBER_ERR_FORMAT, "not an ONNX model: the ModelProto has no graph");
@@ -623,6 +659,7 @@ Status Importer::run(Graph *out) {
     EMBER_RETURN_IF_ERROR(add_nodes());
     EMBER_RETURN_IF_ERROR(add_outputs());
     EMBER_RETURN_IF_ERROR(add_metadata());
+    EMBER_RETURN_IF_ERROR(check_names(g_));
     EMBER_RETURN_IF_ERROR(run_passes());
     *out = std::move(g_);
     return Status::OK();

@@ -191,9 +191,8 @@ void test_shape_from_input_values(void **) {
     st = ember_session_run(s, ins, 1);
     if (st != EMBER_ERR_OUT_OF_MEMORY)
         fail_msg("2^40 under a 1 GiB cap: %s (%s)", ember_status_string(st), ember_last_error());
-    assert_non_null(std::strstr(ember_last_error(), "1073741824"));
-    assert_null(std::strstr(ember_last_error(), "cannot allocate"));
     printf("Expand to 2^40 elements: %s\n", ember_last_error());
+    assert_non_null(std::strstr(ember_last_error(), "1073741824"));
 
     vals[0] = 2, vals[1] = 3, vals[2] = 4;  // still usable
     assert_int_equal(ember_session_run(s, ins, 1), EMBER_OK);

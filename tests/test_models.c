@@ -89,7 +89,12 @@ static void run_model(const model_case *mc) {
     snprintf(path, sizeof path, "%s/models/%s.ember", EMBER_BUILD_DIR, mc->id);
     if (ember_model_load_file(rt, path, NULL, &model) != EMBER_OK)
         fail_msg("%s: %s", mc->id, ember_last_error());
-    if (ember_session_create(model, NULL, &session) != EMBER_OK)
+    /* EMBER_TEST_BACKENDS (e.g. "onednn,cpu") runs the same checks on a plugin; unset: "auto". */
+    ember_session_options so;
+    memset(&so, 0, sizeof so);
+    so.struct_size = sizeof so;
+    so.backends = getenv("EMBER_TEST_BACKENDS");
+    if (ember_session_create(model, &so, &session) != EMBER_OK)
         fail_msg("%s: %s", mc->id, ember_last_error());
     ember_value_info out_info = {sizeof(ember_value_info)};
     assert_int_equal(ember_model_output_info(model, 0, &out_info), EMBER_OK);

@@ -50,6 +50,9 @@ std::string check_spec_fits(const ember::Graph &g, const ember::PreprocessSpec &
 }  // namespace
 
 int cmd_convert(int argc, char **argv) {
+    // llama2.c and GGUF language models (tools/cmd_convert_lm.cc); -1: not one of them.
+    int lm = cmd_convert_lm(argc, argv);
+    if (lm >= 0) return lm;
     std::string in, out, preset, spec_text;
     ember::ConvertOptions opts;
     for (int i = 0; i < argc; i++) {
@@ -73,7 +76,8 @@ int cmd_convert(int argc, char **argv) {
     }
     if (in.empty() || out.empty()) {
         fprintf(stderr, "usage: ember convert MODEL.onnx -o MODEL.ember [--labels FILE] "
-                        "[--preset NAME] [--preprocess SPEC]\n");
+                        "[--preset NAME] [--preprocess SPEC]\n"
+                        "       ember convert MODEL.bin|MODEL.gguf [--tokenizer TOK.bin] -o MODEL.ember\n");
         return 2;
     }
     // --preset NAME, --preprocess SPEC, or both (the spec then overrides the preset's keys).

@@ -2,6 +2,11 @@
 #pragma once
 
 int cmd_convert(int argc, char **argv);
+// llama2.c / GGUF language models; -1 when the input is not one (cmd_convert_lm.cc).
+int cmd_convert_lm(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench_lm(int argc, char **argv);
+int cmd_make_random_llama(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

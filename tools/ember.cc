@@ -13,6 +13,12 @@ void usage(FILE *f) {
             "ember %s — an embeddable inference runtime\n"
             "usage:\n"
             "  ember convert MODEL.onnx -o MODEL.ember [--labels FILE] [--preprocess SPEC]\n"
+            "  ember convert MODEL.bin --tokenizer TOK.bin -o MODEL.ember   (llama2.c; or MODEL.gguf)\n"
+            "  ember generate MODEL.ember [--prompt TEXT] [-n N] [--temperature T] [--top-k K]\n"
+            "                 [--top-p P] [--seed S] [--threads T] [--json]\n"
+            "  ember bench-lm MODEL.ember [--prompt-len P] [--gen N] [--threads T] [--json]\n"
+            "  ember make-random-llama -o OUT.bin [--dim D --layers L --heads H --kv-heads K\n"
+            "                 --hidden F --vocab V --seq-len S --seed S]\n"
             "  ember info MODEL.ember [--graph]\n"
             "  ember run MODEL.ember -i FILE [-i FILE...] [-o DIR] [--top K] [--threads T] [--backend LIST]\n"
             "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json] [--backend LIST]\n"
@@ -47,6 +53,9 @@ int main(int argc, char **argv) {
     if (cmd == "conformance") return cmd_conformance(argc - 2, argv + 2);
     if (cmd == "plugins") return cmd_plugins(argc - 2, argv + 2);
     if (cmd == "plugin-check") return cmd_plugin_check(argc - 2, argv + 2);
+    if (cmd == "generate") return cmd_generate(argc - 2, argv + 2);
+    if (cmd == "bench-lm") return cmd_bench_lm(argc - 2, argv + 2);
+    if (cmd == "make-random-llama") return cmd_make_random_llama(argc - 2, argv + 2);
     fprintf(stderr, "ember: unknown command '%s'\n", cmd.c_str());
     usage(stderr);
     return 2;

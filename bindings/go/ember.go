@@ -107,6 +107,9 @@ func call(f func() C.ember_status) error {
 // RuntimeOptions configures NewRuntime; the zero value (or nil) means defaults.
 type RuntimeOptions struct {
 	NumThreads int // worker threads including the caller; 0 = one per online CPU
+	// DisablePluginDiscovery: do not scan EMBER_PLUGIN_PATH and the plugin folder
+	// beside libember.so (LoadPlugin still works).
+	DisablePluginDiscovery bool
 }
 
 // Runtime owns the thread pool that models and sessions run on. Safe for concurrent use.
@@ -121,6 +124,9 @@ func NewRuntime(opts *RuntimeOptions) (*Runtime, error) {
 	co.struct_size = C.size_t(unsafe.Sizeof(co))
 	if opts != nil {
 		co.num_threads = C.int32_t(opts.NumThreads)
+		if opts.DisablePluginDiscovery {
+			co.disable_plugin_discovery = 1
+		}
 	}
 	var p *C.ember_runtime
 	if err := call(func() C.ember_status { return C.ember_runtime_create(&co, &p) }); err != nil {
@@ -157,6 +163,63 @@ func (r *Runtime) NumThreads() (int, error) {
 	var n C.int32_t
 	err := call(func() C.ember_status { return C.ember_runtime_num_threads(r.p, &n) })
 	return int(n), err
+}
+
+// PluginInfo describes a backend plugin the runtime found: loaded, or refused with the
+// reason.
+type PluginInfo struct {
+	Name, Path string
+	Version    string // "" when not loaded
+	Loaded     bool
+	Reason     string // why it was refused; "" when loaded
+	Devices    []string
+}
+
+// LoadPlugin loads one more backend plugin file (libember-<name>.so). On failure the
+// plugin stays listed by Plugins with its reason.
+func (r *Runtime) LoadPlugin(path string) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.p == nil {
+		return errClosed("runtime")
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	return call(func() C.ember_status { return C.ember_runtime_load_plugin(r.p, cpath) })
+}
+
+// Plugins lists the plugins found so far, loaded and refused.
+func (r *Runtime) Plugins() ([]PluginInfo, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.p == nil {
+		return nil, errClosed("runtime")
+	}
+	var n C.size_t
+	if err := call(func() C.ember_status { return C.ember_runtime_plugin_count(r.p, &n) }); err != nil {
+		return nil, err
+	}
+	out := make([]PluginInfo, int(n))
+	for i := range out {
+		var info C.ember_plugin_info
+		info.struct_size = C.size_t(unsafe.Sizeof(info))
+		if err := call(func() C.ember_status { return C.ember_runtime_plugin_info(r.p, C.size_t(i), &info) }); err != nil {
+			return nil, err
+		}
+		pi := PluginInfo{Name: C.GoString(info.name), Path: C.GoString(info.path),
+			Version: C.GoString(info.version), Loaded: info.loaded != 0, Reason: C.GoString(info.reason)}
+		for d := 0; d < int(info.device_count); d++ {
+			var name *C.char
+			if err := call(func() C.ember_status {
+				return C.ember_runtime_plugin_device(r.p, C.size_t(i), C.int32_t(d), &name)
+			}); err != nil {
+				return nil, err
+			}
+			pi.Devices = append(pi.Devices, C.GoString(name))
+		}
+		out[i] = pi
+	}
+	return out, nil
 }
 
 // ModelOptions configures loading; nil means defaults.
@@ -360,6 +423,8 @@ type SessionOptions struct {
 	Backends      string // priority list, e.g. "cpu"; "" = "auto"
 	NumThreads    int    // threads this session may use; 0 = all of the runtime's
 	MaxArenaBytes int64  // 0 = no cap
+	// EnableProfiling times every step of every run (Session.Profile).
+	EnableProfiling bool
 }
 
 // NewSession compiles the model into a session (plan, packed weights).
@@ -378,6 +443,9 @@ func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
 		}
 		co.num_threads = C.int32_t(opts.NumThreads)
 		co.max_arena_bytes = C.int64_t(opts.MaxArenaBytes)
+		if opts.EnableProfiling {
+			co.enable_profiling = 1
+		}
 	}
 	var p *C.ember_session
 	if err := call(func() C.ember_status { return C.ember_session_create(m.p, &co, &p) }); err != nil {
@@ -535,6 +603,42 @@ func (s *Session) ArenaBytes() (int64, error) {
 	var n C.size_t
 	err := call(func() C.ember_status { return C.ember_session_arena_bytes(s.p, &n) })
 	return int64(n), err
+}
+
+// ProfileEntry is the timing of one step of the current plan (a kernel, or a plugin
+// subgraph of NNodes nodes whose first operator is OpType), accumulated over its runs.
+type ProfileEntry struct {
+	Name, OpType, Backend string
+	NNodes                int64
+	TotalMs               float64
+	Calls                 int64
+}
+
+// Profile returns the per-step timings of the current plan; the session must have been
+// created with EnableProfiling (otherwise StatusInvalidArgument).
+func (s *Session) Profile() ([]ProfileEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return nil, errClosed("session")
+	}
+	var n C.size_t
+	if err := call(func() C.ember_status { return C.ember_session_profile_count(s.p, &n) }); err != nil {
+		return nil, err
+	}
+	out := make([]ProfileEntry, int(n))
+	for i := range out {
+		var name, op, be *C.char
+		var nodes, calls C.int64_t
+		var ms C.double
+		if err := call(func() C.ember_status {
+			return C.ember_session_profile(s.p, C.size_t(i), &name, &op, &be, &nodes, &ms, &calls)
+		}); err != nil {
+			return nil, err
+		}
+		out[i] = ProfileEntry{C.GoString(name), C.GoString(op), C.GoString(be), int64(nodes), float64(ms), int64(calls)}
+	}
+	return out, nil
 }
 
 // NodeInfo describes one node the session executes.

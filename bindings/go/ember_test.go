@@ -171,14 +171,34 @@ func TestLoadAndDescribe(t *testing.T) {
 	if err != nil || len(nodes) == 0 || nodes[0].Backend == "" {
 		t.Fatalf("Nodes: %v %v", nodes, err)
 	}
+	if _, err := s.Profile(); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Profile without profiling: %v", err)
+	}
+	ps, err := m.NewSession(&SessionOptions{EnableProfiling: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := ps.Run([]Tensor{{Shape: []int64{1, 1, 28, 28}, Data: make([]float32, 784)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps, err := ps.Profile()
+	if err != nil || len(steps) == 0 || steps[0].Calls != 3 {
+		t.Fatalf("Profile: %+v %v", steps, err)
+	}
 	// Model bytes load the same model.
 	b, err := os.ReadFile(filepath.Join(modelsDir(t), "mnist-8.ember"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := NewRuntime(&RuntimeOptions{NumThreads: 2})
+	rt, err := NewRuntime(&RuntimeOptions{NumThreads: 2, DisablePluginDiscovery: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ps, err := rt.Plugins(); err != nil || len(ps) != 0 {
+		t.Fatalf("Plugins with discovery off: %v %v", ps, err)
 	}
 	if n, err := rt.NumThreads(); err != nil || n != 2 {
 		t.Fatalf("NumThreads %d %v", n, err)
@@ -202,6 +222,39 @@ func TestLoadAndDescribe(t *testing.T) {
 	}
 	if _, err := rt.LoadModel("x", nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("LoadModel on a closed runtime: %v", err)
+	}
+}
+
+// The build's sample plugin (samples/plugin_relu) loads; a file that is not a plugin
+// is refused with its reason and listed.
+func TestPlugins(t *testing.T) {
+	build := filepath.Dir(modelsDir(t))
+	rt, err := NewRuntime(&RuntimeOptions{DisablePluginDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	sample := filepath.Join(build, "plugins", "libember-samplerelu.so")
+	_, statErr := os.Stat(sample)
+	if statErr == nil {
+		if err := rt.LoadPlugin(sample); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rt.LoadPlugin(filepath.Join(modelsDir(t), "mnist-8.ember")); !errors.Is(err, ErrBackend) {
+		t.Fatalf("LoadPlugin of a model file: %v", err)
+	}
+	ps, err := rt.Plugins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, sampleLoaded := false, false
+	for _, p := range ps {
+		refused = refused || (!p.Loaded && p.Reason != "")
+		sampleLoaded = sampleLoaded || (p.Loaded && p.Name == "samplerelu")
+	}
+	if !refused || (statErr == nil && !sampleLoaded) {
+		t.Fatalf("plugins %+v", ps)
 	}
 }
 

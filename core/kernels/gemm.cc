@@ -19,6 +19,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/thread_pool.h"
 
 namespace ember {
 
@@ -375,7 +376,7 @@ void sgemm(const SgemmKernel &kn, const SgemmArgs &g, void *scratch, const GemmT
         run_slot(0);
         return;
     }
-    parallel_for_noalloc(th.pool, pl.threads, 1, pl.threads, [&](int64_t b, int64_t e) {
+    th.pool->parallel_for(pl.threads, 1, pl.threads, [&](int64_t b, int64_t e) {
         for (int64_t s = b; s < e; s++) run_slot(s);
     });
 }

@@ -12,7 +12,7 @@
 //         rows of H*W), so Y_g = W_g * X_g directly on the NCHW layout;
 //       * otherwise im2col + GEMM: the columns of a tile of output positions are written
 //         straight into the GEMM's packed-B layout in scratch (no second copy), with
-//         tiles of at most ~1 MiB so scratch stays bounded; the weights W_g (M/group x
+//         tiles of about 512 KiB so scratch stays bounded; the weights W_g (M/group x
 //         Cg*kernel) are packed once at create(). The bias is the GEMM's row bias.
 //     Work units are (image, group, tile); with enough of them each thread runs whole
 //     units (own scratch slot, single-threaded GEMM), else units run in turn with the
@@ -101,7 +101,7 @@ void for_units_slotted(ThreadPool *pool, int threads, int64_t units, const Fn &f
         return;
     }
     std::atomic<int64_t> next{0};
-    parallel_for_noalloc(pool, threads, 1, threads, [&](int64_t b, int64_t e) {
+    pool->parallel_for(threads, 1, threads, [&](int64_t b, int64_t e) {
         for (int64_t slot = b; slot < e; slot++) {
             for (;;) {
                 int64_t u = next.fetch_add(1, std::memory_order_relaxed);
@@ -854,9 +854,11 @@ public:
             tile_ = std::max<int64_t>(1, g.out_size);
             col_bytes_ = 0;
         } else {
-            // A tile of output positions whose im2col block stays near 1 MiB (L2-sized),
-            // at least 4 micro-panels wide so the GEMM still has N to work with.
-            const int64_t budget = (int64_t(1) << 20) / static_cast<int64_t>(sizeof(float));
+            // A tile of output positions whose im2col block stays near 512 KiB, half of
+            // a Zen 4 L2, next to the packed weights; at least 4 micro-panels wide so the
+            // GEMM still has N to work with. (256 KiB to 2 MiB measured the same within
+            // noise on the SqueezeNet and super-resolution convs; smaller saves scratch.)
+            const int64_t budget = (int64_t(512) << 10) / static_cast<int64_t>(sizeof(float));
             int64_t t = std::max<int64_t>(4 * kn_.nr, budget / std::max<int64_t>(1, kg_));
             t = round_up(t, kn_.nr);
             tile_ = std::max<int64_t>(1, std::min(t, g.out_size));
@@ -892,7 +894,7 @@ public:
             const int64_t planes = g.batch * g.m;
             const int64_t work = std::max<int64_t>(1, g.out_size * g.k_size);
             const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / work);
-            parallel_for_noalloc(io.pool, planes, grain, threads, [&](int64_t b, int64_t e) {
+            io.pool->parallel_for(planes, grain, threads, [&](int64_t b, int64_t e) {
                 for (int64_t pl = b; pl < e; pl++) {
                     const int64_t n = pl / g.m, mo = pl % g.m, gi = mo / g.mg;
                     conv_direct_plane(g, x + (n * g.c + gi) * g.in_size, w + mo * g.k_size,
@@ -943,7 +945,7 @@ private:
             a.b = MatrixRef{xg + j0, g.in_size, 1};
         } else {
             if (pool && threads > 1 && kg_ > 1) {
-                parallel_for_noalloc(pool, kg_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ncur)),
+                pool->parallel_for(kg_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ncur)),
                                    threads, [&](int64_t b, int64_t e) {
                                        im2col_packed(g, kn_, xg, j0, ncur, b, e, col);
                                    });
@@ -1142,7 +1144,7 @@ public:
                     sgemm(kn_, a, base + col_bytes_, th);
                     const int64_t grain =
                         std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.k_size * icur));
-                    parallel_for_noalloc(io.pool, g.mg, grain, threads, [&](int64_t b, int64_t e) {
+                    io.pool->parallel_for(g.mg, grain, threads, [&](int64_t b, int64_t e) {
                         col2im_add(g, col, i0, icur, b, e, yg);
                     });
                 }

@@ -198,13 +198,15 @@ int main(int argc, char **argv) {
     std::vector<int64_t> dims(info.dims, info.dims + info.rank);
     for (size_t d = 1; d < dims.size(); d++) {
         if (dims[d] < 0) {
-            fprintf(stderr, "ember-classify: input '%s' has a symbolic dimension %zu\n", info.name, d);
+            fprintf(stderr, "ember-classify: input '%s' has a symbolic dimension %zu\n", info.name,
+                    d);
             return 1;
         }
     }
     int batch = o.batch;
     if (dims[0] > 0 && batch > dims[0]) {
-        fprintf(stderr, "ember-classify: the model's batch size is fixed at %lld; using --batch %lld\n",
+        fprintf(stderr,
+                "ember-classify: the model's batch size is fixed at %lld; using --batch %lld\n",
                 static_cast<long long>(dims[0]), static_cast<long long>(dims[0]));
         batch = static_cast<int>(dims[0]);
     }

@@ -7,12 +7,12 @@
 
 #include <ember.h>
 
-#define CHECK(call)                                                      \
-    do {                                                                 \
-        if ((call) != EMBER_OK) {                                        \
+#define CHECK(call)                                                        \
+    do {                                                                   \
+        if ((call) != EMBER_OK) {                                          \
             fprintf(stderr, "%s failed: %s\n", #call, ember_last_error()); \
-            return 1;                                                    \
-        }                                                                \
+            return 1;                                                      \
+        }                                                                  \
     } while (0)
 
 int main(int argc, char **argv) {

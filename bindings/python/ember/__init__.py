@@ -21,9 +21,9 @@ keeps its Model alive, a Model its Runtime).
 """
 from ._lib import EmberError, Status, version, api_version, has_image_api
 from ._core import (DType, Runtime, Model, Session, ValueInfo, NodeInfo, Image, ClassScore,
-                    PixelFormat)
+                    PixelFormat, PluginInfo, ProfileEntry)
 
 __all__ = ["EmberError", "Status", "DType", "Runtime", "Model", "Session", "ValueInfo",
-           "NodeInfo", "Image", "ClassScore", "PixelFormat", "version", "api_version",
+           "NodeInfo", "Image", "ClassScore", "PixelFormat", "PluginInfo", "ProfileEntry", "version", "api_version",
            "has_image_api"]
 __version__ = "0.1.0"

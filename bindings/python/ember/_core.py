@@ -7,7 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._lib import (CClassScore, CValueInfo, EmberError, ModelOptions, RuntimeOptions,
+from ._lib import (CClassScore, CPluginInfo, CValueInfo, EmberError, ModelOptions, RuntimeOptions,
                    SessionOptions, Status, check, lib, require_images)
 
 
@@ -67,6 +67,11 @@ ValueInfo = namedtuple("ValueInfo", "name dtype shape dim_names")
 ValueInfo.__doc__ = """A graph input or output: shape entries of -1 are symbolic (named in
 dim_names)."""
 NodeInfo = namedtuple("NodeInfo", "name op_type backend")
+ProfileEntry = namedtuple("ProfileEntry", "name op_type backend n_nodes total_ms calls")
+ProfileEntry.__doc__ = """Timing of one step of the current plan (a kernel, or a plugin
+subgraph of n_nodes nodes), accumulated over its runs."""
+PluginInfo = namedtuple("PluginInfo", "name path version loaded reason devices")
+PluginInfo.__doc__ = "A backend plugin the runtime found: loaded, or refused with the reason."
 ClassScore = namedtuple("ClassScore", "index label score")
 ClassScore.__doc__ = "One class: index, the model's label ('' if none), probability."
 
@@ -104,8 +109,9 @@ class _Handle:
 class Runtime(_Handle):
     """Thread pool and logging for models. Safe to share between threads."""
 
-    def __init__(self, num_threads=0):
-        opts = RuntimeOptions(ctypes.sizeof(RuntimeOptions), num_threads, None, None, 1)
+    def __init__(self, num_threads=0, plugin_discovery=True):
+        opts = RuntimeOptions(ctypes.sizeof(RuntimeOptions), num_threads, None, None, 1,
+                              0 if plugin_discovery else 1)
         p = ctypes.c_void_p()
         check(lib.ember_runtime_create(ctypes.byref(opts), ctypes.byref(p)))
         self._ptr = p.value
@@ -122,6 +128,30 @@ class Runtime(_Handle):
         n = ctypes.c_int32()
         check(lib.ember_runtime_num_threads(self._live("runtime"), ctypes.byref(n)))
         return n.value
+
+    def load_plugin(self, path):
+        """Loads one more backend plugin (libember-<name>.so); on failure it stays listed
+        in plugins() with its reason."""
+        check(lib.ember_runtime_load_plugin(self._live("runtime"), _path(path)))
+
+    def plugins(self):
+        """The plugins found so far, loaded and refused, as PluginInfo."""
+        ptr = self._live("runtime")
+        n = ctypes.c_size_t()
+        check(lib.ember_runtime_plugin_count(ptr, ctypes.byref(n)))
+        out = []
+        for i in range(n.value):
+            info = CPluginInfo()
+            info.struct_size = ctypes.sizeof(CPluginInfo)
+            check(lib.ember_runtime_plugin_info(ptr, i, ctypes.byref(info)))
+            devices = []
+            for d in range(max(info.device_count, 0)):
+                name = ctypes.c_char_p()
+                check(lib.ember_runtime_plugin_device(ptr, i, d, ctypes.byref(name)))
+                devices.append(_str(name.value))
+            out.append(PluginInfo(_str(info.name), _str(info.path), _str(info.version),
+                                  bool(info.loaded), _str(info.reason), devices))
+        return out
 
     def load_model(self, path, copy_on_load=False, verify_checksums=True):
         """Loads a .ember file (memory-mapped unless copy_on_load)."""
@@ -210,11 +240,11 @@ class Model(_Handle):
             out.append(_str(s.value))
         return out
 
-    def session(self, backends=None, num_threads=0, max_arena_bytes=0):
+    def session(self, backends=None, num_threads=0, max_arena_bytes=0, enable_profiling=False):
         """Compiles the model into a Session."""
         opts = SessionOptions(ctypes.sizeof(SessionOptions),
                               backends.encode() if backends else None, num_threads,
-                              max_arena_bytes)
+                              max_arena_bytes, int(enable_profiling))
         p = ctypes.c_void_p()
         check(lib.ember_session_create(self._live("model"), ctypes.byref(opts), ctypes.byref(p)))
         return Session(p.value, self)
@@ -314,6 +344,24 @@ class Session(_Handle):
                 check(lib.ember_session_node_info(ptr, i, ctypes.byref(a), ctypes.byref(b),
                                                   ctypes.byref(c)))
                 out.append(NodeInfo(_str(a.value), _str(b.value), _str(c.value)))
+            return out
+
+    def profile(self):
+        """Per-step timings (ProfileEntry) of the current plan; the session must have been
+        created with enable_profiling=True."""
+        with self._lock:
+            ptr = self._live("session")
+            n = ctypes.c_size_t()
+            check(lib.ember_session_profile_count(ptr, ctypes.byref(n)))
+            out = []
+            for i in range(n.value):
+                a, b, c = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_char_p()
+                nodes, ms, calls = ctypes.c_int64(), ctypes.c_double(), ctypes.c_int64()
+                check(lib.ember_session_profile(ptr, i, ctypes.byref(a), ctypes.byref(b),
+                                                ctypes.byref(c), ctypes.byref(nodes),
+                                                ctypes.byref(ms), ctypes.byref(calls)))
+                out.append(ProfileEntry(_str(a.value), _str(b.value), _str(c.value), nodes.value,
+                                        ms.value, calls.value))
             return out
 
     @property

@@ -44,7 +44,13 @@ class EmberError(Exception):
 class RuntimeOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size), ("num_threads", ctypes.c_int32),
                 ("log_fn", ctypes.c_void_p), ("log_user_data", ctypes.c_void_p),
-                ("log_level", ctypes.c_int32)]
+                ("log_level", ctypes.c_int32), ("disable_plugin_discovery", ctypes.c_int32)]
+
+
+class CPluginInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size), ("name", ctypes.c_char_p), ("path", ctypes.c_char_p),
+                ("version", ctypes.c_char_p), ("loaded", ctypes.c_int32),
+                ("reason", ctypes.c_char_p), ("device_count", ctypes.c_int32)]
 
 
 class ModelOptions(ctypes.Structure):
@@ -60,7 +66,31 @@ class CValueInfo(ctypes.Structure):
 
 class SessionOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size), ("backends", ctypes.c_char_p),
-                ("num_threads", ctypes.c_int32), ("max_arena_bytes", ctypes.c_int64)]
+                ("num_threads", ctypes.c_int32), ("max_arena_bytes", ctypes.c_int64),
+                ("enable_profiling", ctypes.c_int32)]
+
+
+class CTokenizerInfo(ctypes.Structure):
+    _fields_ = [("struct_size", c_size), ("vocab_size", ctypes.c_int32), ("bos", ctypes.c_int32),
+                ("eos", ctypes.c_int32), ("unk", ctypes.c_int32), ("add_bos", ctypes.c_int32)]
+
+
+class CGeneratorOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size), ("context", ctypes.c_int64)]
+
+
+class CSamplerOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size), ("temperature", ctypes.c_float), ("top_k", ctypes.c_int32),
+                ("top_p", ctypes.c_float), ("seed", ctypes.c_uint64)]
+
+
+TOKEN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
+                                  ctypes.c_size_t)
+
+
+class CGenerateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", c_size), ("max_tokens", ctypes.c_int64), ("ignore_eos", ctypes.c_int32),
+                ("callback", TOKEN_CALLBACK), ("user_data", ctypes.c_void_p)]
 
 
 class CClassScore(ctypes.Structure):
@@ -91,6 +121,10 @@ _SIGNATURES = {
     "ember_runtime_create": (c_status, [P(RuntimeOptions), P(_H)]),
     "ember_runtime_release": (c_status, [_H]),
     "ember_runtime_num_threads": (c_status, [_H, P(ctypes.c_int32)]),
+    "ember_runtime_load_plugin": (c_status, [_H, ctypes.c_char_p]),
+    "ember_runtime_plugin_count": (c_status, [_H, P(c_size)]),
+    "ember_runtime_plugin_info": (c_status, [_H, c_size, P(CPluginInfo)]),
+    "ember_runtime_plugin_device": (c_status, [_H, c_size, ctypes.c_int32, P(ctypes.c_char_p)]),
     "ember_model_load_file": (c_status, [_H, ctypes.c_char_p, P(ModelOptions), P(_H)]),
     "ember_model_load_memory": (c_status, [_H, ctypes.c_void_p, c_size, P(ModelOptions), P(_H)]),
     "ember_model_release": (c_status, [_H]),
@@ -119,6 +153,32 @@ _SIGNATURES = {
     "ember_session_node_info": (c_status, [_H, c_size, P(ctypes.c_char_p), P(ctypes.c_char_p),
                                            P(ctypes.c_char_p)]),
     "ember_session_arena_bytes": (c_status, [_H, P(c_size)]),
+    "ember_session_profile_count": (c_status, [_H, P(c_size)]),
+    "ember_session_profile": (c_status, [_H, c_size, P(ctypes.c_char_p), P(ctypes.c_char_p),
+                                         P(ctypes.c_char_p), P(ctypes.c_int64), P(ctypes.c_double),
+                                         P(ctypes.c_int64)]),
+}
+# The language-model part (tokenizer, generator): declared here, bound when the library
+# has it; the Python API does not wrap it yet.
+_LM_SIGNATURES = {
+    "ember_tokenizer_create": (c_status, [_H, P(_H)]),
+    "ember_tokenizer_release": (None, [_H]),
+    "ember_tokenizer_get_info": (c_status, [_H, P(CTokenizerInfo)]),
+    "ember_tokenizer_encode": (c_status, [_H, ctypes.c_char_p, c_size, ctypes.c_uint32,
+                                          P(ctypes.c_int32), c_size, P(c_size)]),
+    "ember_tokenizer_decode": (c_status, [_H, P(ctypes.c_int32), c_size, ctypes.c_char_p, c_size,
+                                          P(c_size)]),
+    "ember_generator_create": (c_status, [_H, P(CGeneratorOptions), P(_H)]),
+    "ember_generator_release": (None, [_H]),
+    "ember_generator_tokenizer": (c_status, [_H, P(_H)]),
+    "ember_generator_feed": (c_status, [_H, P(ctypes.c_int32), c_size]),
+    "ember_generator_logits": (c_status, [_H, P(P(ctypes.c_float)), P(c_size)]),
+    "ember_generator_position": (c_status, [_H, P(ctypes.c_int64), P(ctypes.c_int64)]),
+    "ember_generator_truncate": (c_status, [_H, ctypes.c_int64]),
+    "ember_generator_set_sampler": (c_status, [_H, P(CSamplerOptions)]),
+    "ember_generator_sample": (c_status, [_H, P(ctypes.c_int32)]),
+    "ember_generator_generate": (c_status, [_H, P(CGenerateOptions), P(ctypes.c_int32), c_size,
+                                            P(c_size), P(ctypes.c_uint32)]),
 }
 # The images-and-preprocessing part of the header: bound when the library has it.
 _IMAGE_SIGNATURES = {
@@ -139,8 +199,8 @@ for _name, (_res, _args) in _SIGNATURES.items():
     _f.restype, _f.argtypes = _res, _args
 
 has_image_api = all(hasattr(lib, n) for n in _IMAGE_SIGNATURES)
-if has_image_api:
-    for _name, (_res, _args) in _IMAGE_SIGNATURES.items():
+for _name, (_res, _args) in list(_IMAGE_SIGNATURES.items()) + list(_LM_SIGNATURES.items()):
+    if hasattr(lib, _name):  # a library older than that part of the header lacks them
         _f = getattr(lib, _name)
         _f.restype, _f.argtypes = _res, _args
 

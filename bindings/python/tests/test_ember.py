@@ -55,8 +55,16 @@ def test_load_and_describe(mnist):
     with mnist.session() as s:
         nodes = s.nodes()
         assert nodes and nodes[0].backend
-    rt = ember.Runtime(num_threads=2)
+        with pytest.raises(EmberError):
+            s.profile()  # profiling is off
+    with mnist.session(enable_profiling=True) as s:
+        for _ in range(3):
+            s.run([np.zeros((1, 1, 28, 28), np.float32)])
+        steps = s.profile()
+        assert steps and all(p.calls == 3 and p.total_ms >= 0 for p in steps)
+    rt = ember.Runtime(num_threads=2, plugin_discovery=False)
     assert rt.num_threads == 2
+    assert rt.plugins() == []
     m2 = rt.load_model_bytes((Path(MODELS) / "mnist-8.ember").read_bytes())
     with pytest.raises(EmberError) as e:  # a runtime with an open model refuses to close
         rt.close()
@@ -65,6 +73,23 @@ def test_load_and_describe(mnist):
     m2.close()
     rt.close()
     rt.close()  # idempotent
+
+
+@needs_models
+def test_plugins():
+    build = Path(MODELS).parent
+    rt = ember.Runtime(plugin_discovery=False)
+    sample = build / "plugins" / "libember-samplerelu.so"
+    if sample.exists():
+        rt.load_plugin(sample)
+    with pytest.raises(EmberError) as e:
+        rt.load_plugin(Path(MODELS) / "mnist-8.ember")
+    assert e.value.status == Status.BACKEND
+    plugins = rt.plugins()
+    assert any(not p.loaded and p.reason for p in plugins)
+    if sample.exists():
+        assert any(p.loaded and p.name == "samplerelu" for p in plugins), plugins
+    rt.close()
 
 
 @needs_models

@@ -106,6 +106,19 @@ pub struct ember_runtime_options {
     pub log_fn: ember_log_fn,
     pub log_user_data: *mut c_void,
     pub log_level: i32,
+    pub disable_plugin_discovery: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ember_plugin_info {
+    pub struct_size: usize,
+    pub name: *const c_char,
+    pub path: *const c_char,
+    pub version: *const c_char,
+    pub loaded: i32,
+    pub reason: *const c_char,
+    pub device_count: i32,
 }
 
 #[repr(C)]
@@ -134,6 +147,7 @@ pub struct ember_session_options {
     pub backends: *const c_char,
     pub num_threads: i32,
     pub max_arena_bytes: i64,
+    pub enable_profiling: i32,
 }
 
 #[repr(C)]
@@ -160,6 +174,21 @@ extern "C" {
     ) -> ember_status;
     pub fn ember_runtime_release(runtime: *mut ember_runtime) -> ember_status;
     pub fn ember_runtime_num_threads(runtime: *const ember_runtime, out: *mut i32) -> ember_status;
+
+    // plugins
+    pub fn ember_runtime_load_plugin(runtime: *mut ember_runtime, path: *const c_char) -> ember_status;
+    pub fn ember_runtime_plugin_count(runtime: *const ember_runtime, out: *mut usize) -> ember_status;
+    pub fn ember_runtime_plugin_info(
+        runtime: *const ember_runtime,
+        index: usize,
+        info: *mut ember_plugin_info,
+    ) -> ember_status;
+    pub fn ember_runtime_plugin_device(
+        runtime: *const ember_runtime,
+        index: usize,
+        device: i32,
+        name: *mut *const c_char,
+    ) -> ember_status;
 
     // model
     pub fn ember_model_load_file(
@@ -255,9 +284,20 @@ extern "C" {
         backend: *mut *const c_char,
     ) -> ember_status;
     pub fn ember_session_arena_bytes(session: *const ember_session, out: *mut usize) -> ember_status;
+    pub fn ember_session_profile_count(session: *const ember_session, out: *mut usize) -> ember_status;
+    pub fn ember_session_profile(
+        session: *const ember_session,
+        index: usize,
+        name: *mut *const c_char,
+        op_type: *mut *const c_char,
+        backend: *mut *const c_char,
+        n_nodes: *mut i64,
+        total_ms: *mut f64,
+        calls: *mut i64,
+    ) -> ember_status;
 }
 
-/// Images and preprocessing (the end of api/ember.h).
+// Images and preprocessing (the end of api/ember.h).
 #[cfg(ember_image)]
 extern "C" {
     pub fn ember_image_load_file(path: *const c_char, out: *mut *mut ember_image) -> ember_status;
@@ -366,6 +406,120 @@ mod image_stand_ins {
 }
 #[cfg(not(ember_image))]
 pub use image_stand_ins::*;
+
+// ---- language models (the "Language models" part of api/ember.h) ----
+// Declared for completeness; the safe `ember` crate does not wrap them yet.
+#[repr(C)]
+pub struct ember_tokenizer {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct ember_generator {
+    _private: [u8; 0],
+}
+
+pub const EMBER_TOKENIZE_ADD_BOS: u32 = 1;
+pub const EMBER_TOKENIZE_PARSE_SPECIAL: u32 = 2;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ember_tokenizer_info {
+    pub struct_size: usize,
+    pub vocab_size: i32,
+    pub bos: i32,
+    pub eos: i32,
+    pub unk: i32,
+    pub add_bos: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ember_generator_options {
+    pub struct_size: usize,
+    pub context: i64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ember_sampler_options {
+    pub struct_size: usize,
+    pub temperature: f32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub seed: u64,
+}
+
+pub type ember_token_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, token: i32, piece: *const c_char, piece_len: usize) -> i32>;
+
+pub type ember_stop_reason = u32;
+pub const EMBER_STOP_NONE: ember_stop_reason = 0;
+pub const EMBER_STOP_LENGTH: ember_stop_reason = 1;
+pub const EMBER_STOP_EOS: ember_stop_reason = 2;
+pub const EMBER_STOP_CONTEXT: ember_stop_reason = 3;
+pub const EMBER_STOP_CALLBACK: ember_stop_reason = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ember_generate_options {
+    pub struct_size: usize,
+    pub max_tokens: i64,
+    pub ignore_eos: i32,
+    pub callback: ember_token_callback,
+    pub user_data: *mut c_void,
+}
+
+extern "C" {
+    pub fn ember_tokenizer_create(model: *const ember_model, out: *mut *mut ember_tokenizer) -> ember_status;
+    pub fn ember_tokenizer_release(tokenizer: *mut ember_tokenizer);
+    pub fn ember_tokenizer_get_info(tokenizer: *const ember_tokenizer, info: *mut ember_tokenizer_info)
+        -> ember_status;
+    pub fn ember_tokenizer_encode(
+        tokenizer: *const ember_tokenizer,
+        text: *const c_char,
+        text_len: usize,
+        flags: u32,
+        ids: *mut i32,
+        capacity: usize,
+        n_ids: *mut usize,
+    ) -> ember_status;
+    pub fn ember_tokenizer_decode(
+        tokenizer: *const ember_tokenizer,
+        ids: *const i32,
+        n_ids: usize,
+        text: *mut c_char,
+        capacity: usize,
+        n_bytes: *mut usize,
+    ) -> ember_status;
+    pub fn ember_generator_create(
+        session: *mut ember_session,
+        opts: *const ember_generator_options,
+        out: *mut *mut ember_generator,
+    ) -> ember_status;
+    pub fn ember_generator_release(generator: *mut ember_generator);
+    pub fn ember_generator_tokenizer(generator: *const ember_generator, out: *mut *const ember_tokenizer)
+        -> ember_status;
+    pub fn ember_generator_feed(generator: *mut ember_generator, ids: *const i32, n_ids: usize) -> ember_status;
+    pub fn ember_generator_logits(
+        generator: *const ember_generator,
+        logits: *mut *const f32,
+        n_vocab: *mut usize,
+    ) -> ember_status;
+    pub fn ember_generator_position(generator: *const ember_generator, position: *mut i64, context: *mut i64)
+        -> ember_status;
+    pub fn ember_generator_truncate(generator: *mut ember_generator, position: i64) -> ember_status;
+    pub fn ember_generator_set_sampler(generator: *mut ember_generator, opts: *const ember_sampler_options)
+        -> ember_status;
+    pub fn ember_generator_sample(generator: *mut ember_generator, token: *mut i32) -> ember_status;
+    pub fn ember_generator_generate(
+        generator: *mut ember_generator,
+        opts: *const ember_generate_options,
+        ids: *mut i32,
+        capacity: usize,
+        n_ids: *mut usize,
+        reason: *mut ember_stop_reason,
+    ) -> ember_status;
+}
 
 /// Offset of a field in a struct, without `core::mem::offset_of!` (Rust 1.77), so the
 /// crate builds with Debian 12's rustc 1.63.

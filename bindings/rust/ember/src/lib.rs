@@ -89,6 +89,9 @@ unsafe fn string_from(p: *const c_char) -> String {
 pub struct RuntimeOptions {
     /// Worker threads including the caller; 0 = one per online CPU.
     pub num_threads: i32,
+    /// Do not scan EMBER_PLUGIN_PATH and the plugin folder beside libember.so
+    /// ([`Runtime::load_plugin`] still works).
+    pub disable_plugin_discovery: bool,
 }
 
 struct RuntimeInner(*mut sys::ember_runtime);
@@ -125,6 +128,7 @@ impl Runtime {
             log_fn: None,
             log_user_data: ptr::null_mut(),
             log_level: sys::EMBER_LOG_WARNING as i32,
+            disable_plugin_discovery: opts.disable_plugin_discovery as i32,
         };
         let mut p = ptr::null_mut();
         // SAFETY: valid options and out pointer.
@@ -138,6 +142,51 @@ impl Runtime {
         // SAFETY: a live runtime.
         check(unsafe { sys::ember_runtime_num_threads(self.inner.0, &mut n) })?;
         Ok(n)
+    }
+
+    /// Loads one more backend plugin file (`libember-<name>.so`). On failure the plugin
+    /// stays listed in [`Runtime::plugins`] with its reason.
+    pub fn load_plugin(&self, path: impl AsRef<Path>) -> Result<()> {
+        let c = path_cstring(path.as_ref())?;
+        // SAFETY: a live runtime and a valid path.
+        check(unsafe { sys::ember_runtime_load_plugin(self.inner.0, c.as_ptr()) })
+    }
+
+    /// The plugins found so far, loaded and refused.
+    pub fn plugins(&self) -> Result<Vec<PluginInfo>> {
+        let mut n = 0;
+        // SAFETY: strings owned by the runtime, copied at once.
+        unsafe {
+            check(sys::ember_runtime_plugin_count(self.inner.0, &mut n))?;
+            (0..n)
+                .map(|i| {
+                    let mut info = sys::ember_plugin_info {
+                        struct_size: std::mem::size_of::<sys::ember_plugin_info>(),
+                        name: ptr::null(),
+                        path: ptr::null(),
+                        version: ptr::null(),
+                        loaded: 0,
+                        reason: ptr::null(),
+                        device_count: 0,
+                    };
+                    check(sys::ember_runtime_plugin_info(self.inner.0, i, &mut info))?;
+                    let mut devices = Vec::new();
+                    for d in 0..info.device_count.max(0) {
+                        let mut name = ptr::null();
+                        check(sys::ember_runtime_plugin_device(self.inner.0, i, d, &mut name))?;
+                        devices.push(string_from(name));
+                    }
+                    Ok(PluginInfo {
+                        name: string_from(info.name),
+                        path: string_from(info.path),
+                        version: string_from(info.version),
+                        loaded: info.loaded != 0,
+                        reason: string_from(info.reason),
+                        devices,
+                    })
+                })
+                .collect()
+        }
     }
 
     /// Loads a .ember file (memory-mapped: the file must not change while the model lives;
@@ -165,6 +214,20 @@ impl Runtime {
         })?;
         Model::wrap(p, self.inner.clone())
     }
+}
+
+/// A backend plugin the runtime found: loaded, or refused with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub path: String,
+    /// "" when not loaded.
+    pub version: String,
+    pub loaded: bool,
+    /// Why it was refused; "" when loaded.
+    pub reason: String,
+    /// Device names of a loaded plugin.
+    pub devices: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -342,6 +405,7 @@ impl Model {
             backends: backends.as_ref().map_or(ptr::null(), |b| b.as_ptr()),
             num_threads: opts.num_threads,
             max_arena_bytes: opts.max_arena_bytes,
+            enable_profiling: opts.enable_profiling as i32,
         };
         let mut p = ptr::null_mut();
         // SAFETY: valid model, options (strings outlive the call) and out pointer.
@@ -362,6 +426,8 @@ pub struct SessionOptions {
     pub num_threads: i32,
     /// Arena cap in bytes; 0 = none.
     pub max_arena_bytes: i64,
+    /// Time every step of every run ([`Session::profile`]).
+    pub enable_profiling: bool,
 }
 
 /// One node the session executes.
@@ -370,6 +436,18 @@ pub struct NodeInfo {
     pub name: String,
     pub op_type: String,
     pub backend: String,
+}
+
+/// Timings of one step of the current plan (a kernel, or a plugin subgraph of
+/// `n_nodes` nodes whose first operator is `op_type`), accumulated over its runs.
+#[derive(Clone, Debug)]
+pub struct ProfileEntry {
+    pub name: String,
+    pub op_type: String,
+    pub backend: String,
+    pub n_nodes: i64,
+    pub total_ms: f64,
+    pub calls: i64,
 }
 
 /// A compiled plan of one model with its own memory. `Send`, not `Sync`: one thread
@@ -460,6 +538,31 @@ impl Session {
                     let (mut a, mut b, mut c) = (ptr::null(), ptr::null(), ptr::null());
                     check(sys::ember_session_node_info(self.ptr, i, &mut a, &mut b, &mut c))?;
                     Ok(NodeInfo { name: string_from(a), op_type: string_from(b), backend: string_from(c) })
+                })
+                .collect()
+        }
+    }
+
+    /// Per-step timings of the current plan; the session must have been created with
+    /// `enable_profiling` (otherwise `Status::InvalidArgument`).
+    pub fn profile(&self) -> Result<Vec<ProfileEntry>> {
+        let mut n = 0;
+        // SAFETY: strings owned by the session, copied at once.
+        unsafe {
+            check(sys::ember_session_profile_count(self.ptr, &mut n))?;
+            (0..n)
+                .map(|i| {
+                    let (mut a, mut b, mut c) = (ptr::null(), ptr::null(), ptr::null());
+                    let (mut nodes, mut ms, mut calls) = (0i64, 0f64, 0i64);
+                    check(sys::ember_session_profile(self.ptr, i, &mut a, &mut b, &mut c, &mut nodes, &mut ms, &mut calls))?;
+                    Ok(ProfileEntry {
+                        name: string_from(a),
+                        op_type: string_from(b),
+                        backend: string_from(c),
+                        n_nodes: nodes,
+                        total_ms: ms,
+                        calls,
+                    })
                 })
                 .collect()
         }

@@ -109,8 +109,9 @@ fn load_and_describe() {
         None => return,
     };
     let path = models.join("mnist-8.ember");
-    let rt = Runtime::with_options(&RuntimeOptions { num_threads: 2 }).unwrap();
+    let rt = Runtime::with_options(&RuntimeOptions { num_threads: 2, disable_plugin_discovery: true }).unwrap();
     assert_eq!(rt.num_threads().unwrap(), 2);
+    assert!(rt.plugins().unwrap().is_empty(), "discovery is off");
     let model = rt.load_model(&path).unwrap();
     let input = &model.inputs()[0];
     assert_eq!((input.name.as_str(), input.dtype), ("Input3", DType::Float32));
@@ -120,6 +121,14 @@ fn load_and_describe() {
     let nodes = session.nodes().unwrap();
     assert!(!nodes.is_empty() && !nodes[0].backend.is_empty());
     assert_eq!(session.input_index("Input3").unwrap(), 0);
+    assert_eq!(session.profile().err().expect("profiling is off").status, Status::InvalidArgument);
+    let mut profiled = model.session_with(&ember::SessionOptions { enable_profiling: true, ..Default::default() }).unwrap();
+    let zeros = vec![0f32; 784];
+    for _ in 0..3 {
+        profiled.run(&[TensorRef::new(&[1, 1, 28, 28], &zeros).unwrap()]).unwrap();
+    }
+    let steps = profiled.profile().unwrap();
+    assert!(!steps.is_empty() && steps.iter().all(|s| s.calls == 3 && s.total_ms >= 0.0), "{:?}", steps);
     // From bytes, copied.
     let bytes = std::fs::read(&path).unwrap();
     let m2 = rt.load_model_bytes(&bytes, &ModelOptions { copy_on_load: true, verify_checksums: true }).unwrap();
@@ -129,6 +138,29 @@ fn load_and_describe() {
     drop(session);
     drop(model);
     assert_eq!(m2.outputs().len(), 1);
+}
+
+/// The sample plugin of the build (samples/plugin_relu) loads; a file that is not a
+/// plugin is refused with its reason and listed.
+#[test]
+fn plugins() {
+    let build = match std::env::var_os("EMBER_TEST_MODELS") {
+        Some(m) => PathBuf::from(m).join(".."),
+        None => return,
+    };
+    let rt = Runtime::with_options(&RuntimeOptions { disable_plugin_discovery: true, ..Default::default() }).unwrap();
+    let sample = build.join("plugins/libember-samplerelu.so");
+    if sample.exists() {
+        rt.load_plugin(&sample).unwrap();
+    }
+    let e = rt.load_plugin(build.join("models/mnist-8.ember")).err().expect("not a plugin");
+    assert_eq!(e.status, Status::Backend, "{}", e);
+    let plugins = rt.plugins().unwrap();
+    let refused = plugins.iter().find(|p| !p.loaded).expect("the refused file is listed");
+    assert!(!refused.reason.is_empty());
+    if sample.exists() {
+        assert!(plugins.iter().any(|p| p.loaded && p.name == "samplerelu"), "{:?}", plugins);
+    }
 }
 
 #[test]
