@@ -25,6 +25,7 @@ constexpr double kRtol = 1e-3, kAtol = 1e-4;
 enum class Verdict { Pass, Fail, Skip };
 
 struct Options {
+    std::string backends = "auto";
     std::string tier;   // "" = all cases; "tier1" = only those index.tsv marks tier1
     bool verbose = false;
     bool list_passes = false;
@@ -314,10 +315,12 @@ int cmd_conformance(int argc, char **argv) {
         std::string a = argv[i];
         if (a == "--tier" && i + 1 < argc) {
             opt.tier = argv[++i];
+        } else if (a == "--backend" && i + 1 < argc) {
+            opt.backends = argv[++i];
         } else if (a == "--verbose" || a == "-v") {
             opt.verbose = true;
         } else if (a == "--help" || a == "-h") {
-            printf("usage: ember conformance [--tier tier1|tier2] [-v] PATH...\n"
+            printf("usage: ember conformance [--tier tier1|tier2] [--backend LIST] [-v] PATH...\n"
                    "  PATH: a case folder (model.onnx, inputs/, outputs/) or a folder searched\n"
                    "  recursively. --tier keeps only the cases index.tsv assigns to that tier.\n");
             return 0;
@@ -356,7 +359,7 @@ int cmd_conformance(int argc, char **argv) {
                 if (it == tiers.end() || it->second != opt.tier) continue;
             }
             std::string msg;
-            Verdict v = run_case(rt, c, &msg);
+            Verdict v = run_case(rt, c, &msg, opt.backends.c_str());
             if (v == Verdict::Pass) {
                 passed++;
                 if (opt.verbose) printf("pass %s\n", c.c_str());

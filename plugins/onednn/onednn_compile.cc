@@ -466,8 +466,9 @@ int Builder::bind_dst(int out, const memory::desc &dst_md, const std::vector<Pos
     if (!sum) return produce(out, dst_md);
     int r = sum->residual;
     int rm = find_mem(r, dst_md);
-    if (rm >= 0 && vals_[out].sg_output < 0 &&
-        can_overwrite(mems_[rm].buffer, static_cast<int>(anchor), sum->node)) {
+    const Val &ov = vals_[out];
+    bool to_host = ov.sg_output >= 0 && dst_md == plain_md(ov.dims, ov.host_dt);  // see produce()
+    if (rm >= 0 && !to_host && can_overwrite(mems_[rm].buffer, static_cast<int>(anchor), sum->node)) {
         int m = new_mem(dst_md, mems_[rm].buffer, out);
         vals_[out].primary = m;
         return m;
