@@ -106,6 +106,10 @@ Status Graph::validate_and_sort() {
     }
     for (size_t n = 0; n < nodes.size(); n++) {
         const Node &node = nodes[n];
+        // Every operator has at least one output; kernels rely on output 0 existing.
+        if (node.outputs.empty())
+            return errorf(EMBER_ERR_FORMAT, "node '%s' (%s) has no outputs", node.name.c_str(),
+                          node.op_type.c_str());
         for (int32_t in : node.inputs)
             if (in < -1 || in >= nv)
                 return errorf(EMBER_ERR_FORMAT, "node '%s' (%s): input refers to value %d of %d",

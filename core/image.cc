@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -85,6 +86,44 @@ Status decode_error(const Sniff &s, size_t size) {
                   stb_reason());
 }
 
+// stb_image 2.27 (Debian 12's libstb) builds a JPEG Huffman table from 16 code counts
+// without checking that they add up to at most 256 (the table's size): a DHT segment
+// with larger counts writes past the table (found by fuzz/fuzz_image.cc). Such data is
+// refused here, before stb_image sees it, walking the markers the way stb_image does:
+// whatever starts with 0xFF is tried as JPEG (fill bytes before SOI too), every DHT
+// segment counts (also between the scans of a progressive JPEG), and bytes past the end
+// read as zero.
+bool jpeg_huffman_tables_ok(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n && p[i] == 0xFF) i++;
+    if (i == 0 || i >= n || p[i] != 0xD8) return true;  // not JPEG to stb_image
+    i++;
+    while (i + 1 < n) {
+        if (p[i] != 0xFF) {  // entropy-coded data: on to the next marker
+            i++;
+            continue;
+        }
+        uint8_t m = p[i + 1];
+        if (m == 0xFF || m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+            i += m == 0xFF ? 1 : 2;  // fill byte, stuffed zero, RSTn, TEM: no length
+            continue;
+        }
+        if (m == 0xD9) break;  // EOI
+        size_t len = i + 3 < n ? (static_cast<size_t>(p[i + 2]) << 8 | p[i + 3]) : 0;
+        size_t end = std::min(n, i + 2 + len);
+        if (m == 0xC4) {
+            for (size_t q = i + 4; q < end;) {  // each table: class/id, 16 counts, values
+                size_t codes = 0;
+                for (size_t k = 1; k <= 16; k++) codes += q + k < n ? p[q + k] : 0;
+                if (codes > 256) return false;
+                q += 17 + codes;
+            }
+        }
+        i += 2 + std::max<size_t>(len, 2);
+    }
+    return true;
+}
+
 }  // namespace
 
 int pixel_format_channels(PixelFormat f) {
@@ -115,6 +154,10 @@ Status image_decode(const void *data, size_t size, std::unique_ptr<Image> *out) 
     if (!s.accepted)
         return errorf(EMBER_ERR_UNSUPPORTED,
                       "%s images are not supported (JPEG, PNG, BMP, GIF, TGA and PNM are)", s.name);
+    if (!jpeg_huffman_tables_ok(bytes, size))
+        return errorf(EMBER_ERR_FORMAT,
+                      "JPEG data (%zu bytes) is corrupt: a Huffman table has more than 256 codes",
+                      size);
     int len = static_cast<int>(size);
     int w = 0, h = 0, comp = 0;
     // The header first: refuse huge images before stb_image allocates for them.

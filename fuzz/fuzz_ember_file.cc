@@ -21,8 +21,8 @@
 
 namespace {
 
-constexpr int64_t kMaxArenaBytes = int64_t(256) << 20;  // per session plan
-constexpr int64_t kMaxInputBytes = int64_t(64) << 20;   // all inputs of one run together
+constexpr int64_t kMaxArenaBytes = int64_t(64) << 20;  // per session plan
+constexpr int64_t kMaxInputBytes = int64_t(4) << 20;   // all inputs of one run together
 constexpr size_t kMaxInputs = 64;
 
 ember_runtime *fuzz_runtime() {

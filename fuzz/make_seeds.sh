@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # make_seeds.sh — builds the fuzz targets' seed corpora from the real files in ../shared
 # (nothing from there is committed here). Run by the fuzz_seeds build target:
-#   make_seeds.sh EMBER_CLI NPY_SEED_TOOL SHARED_DIR OUT_DIR
-# OUT_DIR/ember_file   .ember files: the small real models (one with labels and a
-#                      preprocessing spec) and a sample of converted conformance cases
+#   make_seeds.sh EMBER_CLI NPY_SEED_TOOL IMAGE_SEED_TOOL SHARED_DIR OUT_DIR
+# OUT_DIR/ember_file   .ember files: mnist-8 and winml-cifar10 (mnist also with labels and
+#                      a preprocessing spec) and every 16th conformance node case, converted
 # OUT_DIR/onnx_import  ~200 conformance model.onnx files (every 4th node case, every 8th
 #                      of the other suites) and the real models under 1 MB
 # OUT_DIR/npy          what NPY_SEED_TOOL writes, plus conformance tensors as
 #                      "sidecar JSON, NUL, bytes"
-# OUT_DIR/image        the labelled photos (JPEG, PNG)
+# OUT_DIR/image        what IMAGE_SEED_TOOL writes from a few photos (tiny JPEG, PNG,
+#                      BMP, TGA, PNM, GIF), the MNIST PNGs and two photos as they are
 # Big files are left out on purpose: libFuzzer mutates whole inputs, and a 5 MB seed
 # slows every iteration of its target.
 set -euo pipefail
-cli=$1 npy_tool=$2 shared=$3 out=$4
+cli=$1 npy_tool=$2 image_tool=$3 shared=$4 out=$5
 conf=$shared/conformance
 models=$shared/models
 rm -rf "$out"
@@ -42,9 +43,10 @@ for f in "$models"/onnx/*.onnx; do
 done
 
 # ---- ember_file: converted by the ember tool of this build ----
-for f in "$models"/onnx/*.onnx; do
-  small "$f" || continue
-  "$cli" convert "$f" -o "$out/ember_file/$(basename "$f" .onnx).ember" >/dev/null 2>&1 || true
+# Only the two small classifiers: every input of this target is also run, and a model that
+# computes on 224x224 images (super-resolution) would slow each iteration a hundredfold.
+for m in mnist-8 winml-cifar10-tutorial; do
+  "$cli" convert "$models/onnx/$m.onnx" -o "$out/ember_file/$m.ember" >/dev/null 2>&1 || true
 done
 "$cli" convert "$models/onnx/mnist-8.onnx" -o "$out/ember_file/mnist-8-labels.ember" \
   --labels "$models/labels/mnist_labels.txt" --preprocess mnist >/dev/null 2>&1 || true
@@ -71,13 +73,12 @@ for j in $(ls "$conf"/node/*/inputs/0.json | sort); do
   i=$((i + 1))
 done
 
-# ---- image ----
+# ---- image: small re-encodings of a few photos in every format, the MNIST PNGs, and two
+# photos as they are (real encoder output: progressive scans, EXIF and the like) ----
+photos=$(ls "$models"/images/imagenet/*.jpg | sort | awk 'NR % 12 == 1')
+"$image_tool" "$out/image" $photos "$(ls "$models"/images/mnist/*.png | sort | head -1)" >/dev/null
 for f in "$models"/images/mnist/*.png; do cp "$f" "$out/image/"; done
-i=0
-for f in $(ls "$models"/images/imagenet/*.jpg | sort); do
-  [ $((i % 4)) -eq 0 ] && cp "$f" "$out/image/"
-  i=$((i + 1))
-done
+for f in $(printf '%s\n' $photos | head -2); do cp "$f" "$out/image/"; done
 
 for t in ember_file onnx_import npy image; do
   printf '%s: %s seeds\n' "$t" "$(ls "$out/$t" | wc -l)"

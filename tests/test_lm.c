@@ -161,6 +161,7 @@ static void check_golden(const char *model, const char *golden, int64_t context)
     /* The first steps one by one: top-5 logits within 1e-3, then the greedy id. */
     int32_t out[512];
     size_t steps = n_topk / 10;
+    double worst = 0.0;
     for (size_t s = 0; s < steps; s++) {
         const float *l;
         size_t nv;
@@ -176,6 +177,7 @@ static void check_golden(const char *model, const char *golden, int64_t context)
             }
             v[k] = l[id[k]];
             const double *g = topk + s * 10 + k * 2;
+            if (fabs(v[k] - g[1]) > worst) worst = fabs(v[k] - g[1]);
             if (id[k] != (int32_t)g[0] || fabs(v[k] - g[1]) > 1e-3)
                 fail_msg("%s: step %zu top-%d: got id %d logit %.6f, golden id %d logit %.6f", model, s, k + 1,
                          id[k], v[k], (int)g[0], g[1]);
@@ -202,6 +204,7 @@ static void check_golden(const char *model, const char *golden, int64_t context)
     size_t nb = 0;
     assert_int_equal(ember_tokenizer_decode(lm.tok, all, np + n_ids, got_text, sizeof got_text, &nb), EMBER_OK);
     if (strcmp(got_text, text) != 0) fail_msg("%s: text differs:\n%s\n--- golden:\n%s", model, got_text, text);
+    printf("%s: %zu ids equal, top-5 logits of %zu steps within %.2g\n", golden, n_ids, steps, worst);
     lm_close(&lm);
     free(json);
 }

@@ -73,9 +73,9 @@ Status infer_reshape(InferContext &ctx) {
             has_zero = true;
         }
         out[i] = v;
-        known *= v;
-        if (known > kMaxElements)
+        if (v != 0 && known > kMaxElements / v)  // checked before multiplying: no overflow
             return errorf(EMBER_ERR_SHAPE, "Reshape: shape %s is too large", ints_str(spec).c_str());
+        known *= v;
     }
     int64_t n = x.numel();
     if (infer_at >= 0) {

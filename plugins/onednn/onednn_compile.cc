@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "onednn_half.h"
 #include "onednn_ops.h"
 
 namespace ember_onednn {
@@ -52,6 +53,12 @@ struct Step {
     dnnl::primitive prim;
     std::unordered_map<int, dnnl::memory> args;  // owns the memory objects
     std::vector<dnnl_exec_arg_t> c_args;         // the same for the C API: run allocates nothing
+    int threads = 1;                             // OpenMP threads it was created for and runs on
+    // Instead of a primitive: a row-major half <-> float32 conversion (onednn_half.h).
+    enum Convert { None, Widen, Narrow } convert = None;
+    ember_dtype half = EMBER_DTYPE_UNDEFINED;
+    dnnl::memory from, to;
+    size_t count = 0;
 };
 
 // One value of the subgraph, by name.
@@ -63,7 +70,6 @@ struct Val {
     const void *constant = nullptr;
     int sg_input = -1, sg_output = -1;
     std::vector<int> consumers;  // node indices, each once
-    int last_use = -1;           // last consumer; INT_MAX for subgraph outputs
     int primary = -1;            // Mem holding the value as produced
     std::vector<int> alts;       // the same value in other layouts or shapes
 };
@@ -146,8 +152,14 @@ private:
 
     // ---- steps ----
     dnnl::primitive_attr attr_with(const dnnl::post_ops &po) const;
-    void add_step(const dnnl::primitive_desc_base &pd, const std::vector<std::pair<int, int>> &args);
+    void add_step(const dnnl::primitive_desc_base &pd, const std::vector<std::pair<int, int>> &args, int threads);
+    // Threads for a primitive of `work` multiply-adds (memory-bound operators count
+    // kElemWork per element): the subgraph's threads when the work pays for waking
+    // them, else 1. Set on the calling thread before the primitive is created.
+    int use_threads(double work);
     void add_reorder(int src_mem, int dst_mem);
+    void add_convert(int src_mem, int dst_mem, Step::Convert how, ember_dtype half);
+    void touch(int mem, int step);
 
     // ---- operators ----
     std::string where(size_t node) const;
@@ -175,6 +187,21 @@ private:
 
     void layout_arena();
 
+    // Primitives that follow their source's layout are created for that layout or, when
+    // this oneDNN has no implementation for it, for the row-major one (*src becomes the
+    // value reordered there). make(md) creates the primitive descriptor.
+    template <class MakePd>
+    auto follow_layout(int v, int *src, MakePd make) -> decltype(make(memory::desc())) {
+        memory::desc md = mems_[*src].m.get_desc();
+        try {
+            return make(md);
+        } catch (const dnnl::error &) {
+            memory::desc plain = plain_md(vals_[v].dims);
+            if (md == plain) throw;
+            *src = mem_as(v, plain);
+            return make(plain);
+        }
+    }
 };
 
 std::string Builder::where(size_t node) const {
@@ -252,6 +279,18 @@ int Builder::mem_as(int v, const memory::desc &md) {
     int found = find_mem(v, md);
     if (found >= 0) return found;
     int src = val.primary;
+    if (mems_[src].m.get_desc().data_type() != memory::data_type::f32) {
+        // A half tensor from the host: widened once, row-major, then as any float32 one.
+        memory::desc pf = plain_md(val.dims);
+        int wide = find_mem(v, pf);
+        if (wide < 0) {
+            wide = new_mem(pf, new_arena_buffer(pf.get_size()), v);
+            add_convert(src, wide, Step::Widen, val.dtype);
+            vals_[v].alts.push_back(wide);
+        }
+        if (pf == md) return wide;
+        src = wide;
+    }
     if (md.dims() != val.dims) {
         if (numel(md.dims()) != numel(val.dims)) fail("internal: reshape of '" + val.name + "' changes its size");
         int plain = mem_as(v, plain_md(val.dims));
@@ -330,7 +369,11 @@ void Builder::finish(int v) {
         host_out_buf_[val.sg_output] = hb;
     }
     int out = new_mem(plain_md(val.dims, val.host_dt), hb, v);
-    add_reorder(val.primary, out);
+    if (val.host_dt == memory::data_type::f32) {
+        add_reorder(vals_[v].primary, out);
+    } else {  // rounded once to the host's half type, from row-major float32
+        add_convert(mem_as(v, plain_md(vals_[v].dims)), out, Step::Narrow, vals_[v].dtype);
+    }
     vals_[v].alts.push_back(out);
 }
 
@@ -356,14 +399,15 @@ const float *Builder::folded_copy(std::vector<float> data) {
 }
 
 // Whether the primitive emitted at node `anchor` may overwrite `buffer`: an arena
-// buffer whose values leave the subgraph nowhere and are read by no node that runs
-// later, except `fused_node` (absorbed into the anchor).
+// buffer whose values leave the subgraph nowhere and are read by no node from the
+// anchor on (the anchor itself reads its sources while it writes), except `fused_node`
+// (absorbed into the anchor).
 bool Builder::can_overwrite(int buffer, int anchor, int fused_node) const {
     if (buffer < 0 || bufs_[buffer].kind != Buffer::Arena) return false;
     for (int v : bufs_[buffer].values) {
         if (vals_[v].sg_output >= 0) return false;
         for (int c : vals_[v].consumers)
-            if (c > anchor && c != fused_node) return false;
+            if (c >= anchor && c != fused_node) return false;
     }
     return true;
 }
@@ -376,17 +420,16 @@ dnnl::primitive_attr Builder::attr_with(const dnnl::post_ops &po) const {
 }
 
 // Creates the primitive of `pd` (JIT code is generated here, once) and appends it.
-void Builder::add_step(const dnnl::primitive_desc_base &pd, const std::vector<std::pair<int, int>> &args) {
+void Builder::add_step(const dnnl::primitive_desc_base &pd, const std::vector<std::pair<int, int>> &args,
+                       int threads) {
     Step s;
+    s.threads = threads;
+    omp_set_num_threads(threads);
     if (!probe_) s.prim = dnnl::primitive(pd.get());
     int idx = static_cast<int>(c_->steps.size());
     for (const auto &a : args) {
         s.args[a.first] = mems_[a.second].m;
-        int b = mems_[a.second].buffer;
-        if (b >= 0) {
-            bufs_[b].first = std::min(bufs_[b].first, idx);
-            bufs_[b].last = std::max(bufs_[b].last, idx);
-        }
+        touch(a.second, idx);
     }
     memory::desc sd = pd.scratchpad_desc();
     size_t sbytes = sd.get_size();
@@ -398,12 +441,45 @@ void Builder::add_step(const dnnl::primitive_desc_base &pd, const std::vector<st
     c_->steps.push_back(std::move(s));
 }
 
+void Builder::touch(int mem, int step) {
+    int b = mems_[mem].buffer;
+    if (b < 0) return;
+    bufs_[b].first = std::min(bufs_[b].first, step);
+    bufs_[b].last = std::max(bufs_[b].last, step);
+}
+
+void Builder::add_convert(int src_mem, int dst_mem, Step::Convert how, ember_dtype half) {
+    Step s;
+    s.convert = how;
+    s.half = half;
+    s.from = mems_[src_mem].m;
+    s.to = mems_[dst_mem].m;
+    s.count = static_cast<size_t>(numel(mems_[dst_mem].m.get_desc().dims()));
+    int idx = static_cast<int>(c_->steps.size());
+    touch(src_mem, idx);
+    touch(dst_mem, idx);
+    c_->steps.push_back(std::move(s));
+}
+
+// A parallel region costs a futex wake-up per worker with the passive wait policy
+// (tens of microseconds on a busy machine): below ~50 us of single-thread work
+// (2.5M multiply-adds at ~50 per ns) one thread is faster.
+constexpr double kParallelWork = 2.5e6;
+constexpr double kElemWork = 16;  // a memory-bound element ~ 16 multiply-adds of time
+
+int Builder::use_threads(double work) {
+    int n = work >= kParallelWork ? c_->num_threads : 1;
+    omp_set_num_threads(n);
+    return n;
+}
+
 void Builder::add_reorder(int src_mem, int dst_mem) {
+    int nt = use_threads(kElemWork * static_cast<double>(numel(mems_[dst_mem].m.get_desc().dims())));
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::reorder::primitive_desc pd(ctx_.engine, mems_[src_mem].m.get_desc(), ctx_.engine,
                                      mems_[dst_mem].m.get_desc(), attr);
-    add_step(pd, {{DNNL_ARG_FROM, src_mem}, {DNNL_ARG_TO, dst_mem}});
+    add_step(pd, {{DNNL_ARG_FROM, src_mem}, {DNNL_ARG_TO, dst_mem}}, nt);
 }
 
 // ---- fusion ----
@@ -474,7 +550,7 @@ int Builder::bind_dst(int out, const memory::desc &dst_md, const std::vector<Pos
         return m;
     }
     int dst = produce(out, dst_md);
-    add_reorder(rm >= 0 ? rm : vals_[r].primary, dst);
+    add_reorder(rm >= 0 ? rm : src_f32(r), dst);
     return dst;
 }
 
@@ -577,6 +653,7 @@ void Builder::emit_conv(size_t node) {
     bool has_bias = b >= 0 || folded;
     memory::desc bias_md = has_bias ? plain_md(Dims{m}) : memory::desc();
 
+    int nt = use_threads(static_cast<double>(numel(vals_[conv_out].dims)) * static_cast<double>(per_oc));
     auto make_pd = [&](const memory::desc &dst_md) {
         dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
                                           src_any, w_any, bias_md, dst_md, cs.strides, cs.dilates, cs.pad_l,
@@ -618,7 +695,7 @@ void Builder::emit_conv(size_t node) {
     int dst_m = bind_dst(out, pd.dst_desc(), post, node);
     std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, src_m}, {DNNL_ARG_WEIGHTS, w_m}, {DNNL_ARG_DST, dst_m}};
     if (b_m >= 0) args.push_back({DNNL_ARG_BIAS, b_m});
-    add_step(pd, args);
+    add_step(pd, args, nt);
     finish(out);
 }
 
@@ -684,6 +761,7 @@ void Builder::emit_matmul(size_t node) {
     memory::desc b_md = b_const ? memory::desc(ms.b_dims, memory::data_type::f32, memory::format_tag::any) : b_plain;
     memory::desc bias_md = has_bias ? plain_md(bias_dims) : memory::desc();
     memory::desc dst_md = plain_md(ms.dst_dims);
+    int nt = use_threads(static_cast<double>(numel(ms.dst_dims)) * static_cast<double>(ms.a_dims.back()));
     dnnl::matmul::primitive_desc pd;
     while (true) {
         try {
@@ -731,7 +809,7 @@ void Builder::emit_matmul(size_t node) {
     int dst_m = vals_[out].dims == ms.dst_dims ? out_m : view(out_m, dst_md, out);
     std::vector<std::pair<int, int>> args = {{DNNL_ARG_SRC, a_m}, {DNNL_ARG_WEIGHTS, b_m}, {DNNL_ARG_DST, dst_m}};
     if (bias_m >= 0) args.push_back({DNNL_ARG_BIAS, bias_m});
-    add_step(pd, args);
+    add_step(pd, args, nt);
     finish(out);
 }
 
@@ -744,12 +822,15 @@ void Builder::emit_pool(size_t node) {
     int x = input_value(node, 0), y = output_value(node, 0);
     int src = src_f32(x);
     memory::desc dst_any(vals_[y].dims, memory::data_type::f32, memory::format_tag::any);
-    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, ps.alg, mems_[src].m.get_desc(), dst_any,
-                                     ps.strides, ps.kernel, ps.dilates, ps.pad_l, ps.pad_r);
-    dnnl::pooling_v2_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    int nt = use_threads(static_cast<double>(numel(vals_[y].dims)) * static_cast<double>(numel(ps.kernel)));
+    auto pd = follow_layout(x, &src, [&](const memory::desc &md) {
+        dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, ps.alg, md, dst_any, ps.strides,
+                                         ps.kernel, ps.dilates, ps.pad_l, ps.pad_r);
+        return dnnl::pooling_v2_forward::primitive_desc(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    });
     src = mem_as(x, pd.src_desc());
     int dst = produce(y, pd.dst_desc());
-    add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, nt);
     finish(y);
 }
 
@@ -759,14 +840,25 @@ void Builder::emit_eltwise(size_t node) {
     if (!parse_eltwise(n, &es)) fail("internal: " + where(node) + " is not a supported activation");
     int x = input_value(node, 0), y = output_value(node, 0);
     int src = src_f32(x);
-    memory::desc md = mems_[src].m.get_desc();
-    int dst = produce(y, md);
-    for (size_t i = 0; i < es.steps.size(); i++) {
-        const EltStep &e = es.steps[i];
-        dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, e.alg, md, e.alpha, e.beta);
-        dnnl::eltwise_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
-        add_step(pd, {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}});
+    int nt = use_threads(kElemWork * static_cast<double>(numel(vals_[y].dims)));
+    std::vector<dnnl::eltwise_forward::primitive_desc> pds;
+    for (const EltStep &e : es.steps) {
+        pds.push_back(follow_layout(x, &src, [&](const memory::desc &md) {
+            dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, e.alg, md, e.alpha, e.beta);
+            return dnnl::eltwise_forward::primitive_desc(d, attr_with(dnnl::post_ops()), ctx_.engine);
+        }));
     }
+    if (pds.size() > 1 && pds[0].src_desc() != pds.back().src_desc()) {  // the second went row-major
+        pds.clear();
+        for (const EltStep &e : es.steps) {
+            dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, e.alg, mems_[src].m.get_desc(),
+                                          e.alpha, e.beta);
+            pds.emplace_back(d, attr_with(dnnl::post_ops()), ctx_.engine);
+        }
+    }
+    int dst = produce(y, mems_[src].m.get_desc());
+    for (size_t i = 0; i < pds.size(); i++)  // the second step in place
+        add_step(pds[i], {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}}, nt);
     finish(y);
 }
 
@@ -776,18 +868,22 @@ void Builder::emit_batchnorm(size_t node) {
     if (!parse_batchnorm(n, &bs)) fail("internal: " + where(node) + " is not a supported batch normalization");
     int x = input_value(node, 0), y = output_value(node, 0);
     int src = src_f32(x);
-    memory::desc md = mems_[src].m.get_desc();
+    int nt = use_threads(kElemWork * static_cast<double>(numel(vals_[y].dims)));
     auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                  dnnl::normalization_flags::use_shift;
-    dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, md, bs.epsilon, flags);
-    dnnl::batch_normalization_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    auto pd = follow_layout(x, &src, [&](const memory::desc &md) {
+        dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, md, bs.epsilon, flags);
+        return dnnl::batch_normalization_forward::primitive_desc(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    });
+    memory::desc md = mems_[src].m.get_desc();
     int64_t ch = vals_[x].dims[1];
     auto param = [&](size_t i) { return mem_as(input_value(node, i), plain_md(Dims{ch})); };
     int scale = param(1), shift = param(2), mean = param(3), var = param(4);
     int dst = produce(y, md);
     add_step(pd,
              {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-              {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}});
+              {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}},
+             nt);
     finish(y);
 }
 
@@ -800,14 +896,15 @@ void Builder::emit_softmax(size_t node) {
     int src = mem_as(x, md);
     int out = produce(y, plain_md(vals_[y].dims));
     int dst = ss.dims == vals_[y].dims ? out : view(out, md, y);
+    int nt = use_threads(kElemWork * static_cast<double>(numel(ss.dims)));
     if (ss.log) {
         dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, md, ss.axis);
         dnnl::logsoftmax_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
-        add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+        add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, nt);
     } else {
         dnnl::softmax_forward::desc d(dnnl::prop_kind::forward_inference, md, ss.axis);
         dnnl::softmax_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
-        add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+        add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, nt);
     }
     finish(y);
 }
@@ -825,11 +922,22 @@ void Builder::emit_concat(size_t node) {
         srcs.push_back(src_f32(v));
         mds.push_back(mems_[srcs.back()].m.get_desc());
     }
-    dnnl::concat::primitive_desc pd(cs.axis, mds, ctx_.engine, attr_with(dnnl::post_ops()));
+    int nt = use_threads(kElemWork * static_cast<double>(numel(vals_[y].dims)));
+    dnnl::concat::primitive_desc pd;
+    try {
+        pd = dnnl::concat::primitive_desc(cs.axis, mds, ctx_.engine, attr_with(dnnl::post_ops()));
+    } catch (const dnnl::error &) {  // no implementation for these layouts: row-major
+        for (size_t i = 0; i < srcs.size(); i++) {
+            int v = input_value(node, i);
+            srcs[i] = mem_as(v, plain_md(vals_[v].dims));
+            mds[i] = mems_[srcs[i]].m.get_desc();
+        }
+        pd = dnnl::concat::primitive_desc(cs.axis, mds, ctx_.engine, attr_with(dnnl::post_ops()));
+    }
     int dst = produce(y, pd.dst_desc());
     std::vector<std::pair<int, int>> args = {{DNNL_ARG_DST, dst}};
     for (size_t i = 0; i < srcs.size(); i++) args.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), srcs[i]});
-    add_step(pd, args);
+    add_step(pd, args, nt);
     finish(y);
 }
 
@@ -842,17 +950,28 @@ void Builder::emit_binary(size_t node) {
     const Dims &yd = vals_[y].dims;
     int src0 = src_f32(a);
     if (vals_[a].dims != yd) src0 = mem_as(a, plain_md(yd));  // a scalar output stored as {1}
-    memory::desc md0 = mems_[src0].m.get_desc();
-    int src1;
-    if (bs.src1_dims == yd) {
-        src1 = mem_as(b, md0);
-    } else {
-        src1 = view(mem_as(b, plain_md(vals_[b].dims)), plain_md(bs.src1_dims), b);
+    // src1 in src0's layout when shapes match; a broadcast src1 row-major with 1s.
+    auto src1_for = [&](const memory::desc &md0) {
+        if (bs.src1_dims == yd) return mem_as(b, md0);
+        return view(mem_as(b, plain_md(vals_[b].dims)), plain_md(bs.src1_dims), b);
+    };
+    int nt = use_threads(kElemWork * static_cast<double>(numel(yd)));
+    auto make = [&](const memory::desc &md0, const memory::desc &md1) {
+        dnnl::binary::desc d(bs.alg, md0, md1, md0);
+        return dnnl::binary::primitive_desc(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    };
+    int src1 = src1_for(mems_[src0].m.get_desc());
+    dnnl::binary::primitive_desc pd;
+    try {
+        pd = make(mems_[src0].m.get_desc(), mems_[src1].m.get_desc());
+    } catch (const dnnl::error &) {  // no implementation for this layout: row-major
+        src0 = mem_as(a, plain_md(yd));
+        src1 = src1_for(plain_md(yd));
+        pd = make(plain_md(yd), mems_[src1].m.get_desc());
     }
-    dnnl::binary::desc d(bs.alg, md0, mems_[src1].m.get_desc(), md0);
-    dnnl::binary::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    memory::desc md0 = mems_[src0].m.get_desc();
     int dst = produce(y, md0);
-    add_step(pd, {{DNNL_ARG_SRC_0, src0}, {DNNL_ARG_SRC_1, src1}, {DNNL_ARG_DST, dst}});
+    add_step(pd, {{DNNL_ARG_SRC_0, src0}, {DNNL_ARG_SRC_1, src1}, {DNNL_ARG_DST, dst}}, nt);
     finish(y);
 }
 
@@ -862,12 +981,14 @@ void Builder::emit_lrn(size_t node) {
     if (!parse_lrn(n, &ls)) fail("internal: " + where(node) + " is not a supported LRN");
     int x = input_value(node, 0), y = output_value(node, 0);
     int src = src_f32(x);
-    memory::desc md = mems_[src].m.get_desc();
-    dnnl::lrn_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::lrn_across_channels, md, ls.size,
-                              ls.alpha, ls.beta, ls.bias);
-    dnnl::lrn_forward::primitive_desc pd(d, attr_with(dnnl::post_ops()), ctx_.engine);
-    int dst = produce(y, md);
-    add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    int nt = use_threads(kElemWork * static_cast<double>(numel(vals_[y].dims) * ls.size));
+    auto pd = follow_layout(x, &src, [&](const memory::desc &md) {
+        dnnl::lrn_forward::desc d(dnnl::prop_kind::forward_inference, algorithm::lrn_across_channels, md, ls.size,
+                                  ls.alpha, ls.beta, ls.bias);
+        return dnnl::lrn_forward::primitive_desc(d, attr_with(dnnl::post_ops()), ctx_.engine);
+    });
+    int dst = produce(y, mems_[src].m.get_desc());
+    add_step(pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, nt);
     finish(y);
 }
 
@@ -1000,7 +1121,6 @@ void Builder::build() {
     for (size_t o = 0; o < sg_.n_outputs; o++) {
         int v = value(sg_.outputs[o]);
         vals_[v].sg_output = static_cast<int>(o);
-        vals_[v].last_use = INT_MAX;
         c_->out_dims.push_back(Dims(sg_.outputs[o].dims, sg_.outputs[o].dims + sg_.outputs[o].rank));
     }
     for (size_t k = 0; k < nn; k++) {
@@ -1009,7 +1129,6 @@ void Builder::build() {
             if (!n.inputs[i].name || !n.inputs[i].name[0]) continue;
             Val &v = vals_[value(n.inputs[i])];
             if (v.consumers.empty() || v.consumers.back() != static_cast<int>(k)) v.consumers.push_back(static_cast<int>(k));
-            if (v.last_use != INT_MAX) v.last_use = std::max(v.last_use, static_cast<int>(k));
         }
         for (size_t o = 0; o < n.n_outputs; o++)
             if (n.outputs[o].name && n.outputs[o].name[0]) value(n.outputs[o]);
@@ -1111,7 +1230,20 @@ void execute_compiled(Compiled &c, const ember_plugin_tensor *inputs, size_t n_i
     }
     for (const auto &f : c.fill_ones) std::memset(outputs[f.first].data, 1, f.second);
     ThreadScope threads(c.num_threads);
+    int current = c.num_threads;
     for (Step &s : c.steps) {
+        if (s.convert == Step::Widen) {
+            half_to_float(s.half, s.from.get_data_handle(), static_cast<float *>(s.to.get_data_handle()), s.count);
+            continue;
+        }
+        if (s.convert == Step::Narrow) {
+            float_to_half(s.half, static_cast<const float *>(s.from.get_data_handle()), s.to.get_data_handle(), s.count);
+            continue;
+        }
+        if (s.threads != current) {
+            omp_set_num_threads(s.threads);
+            current = s.threads;
+        }
         dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), c.stream.get(), static_cast<int>(s.c_args.size()),
                                                   s.c_args.data());
         if (st != dnnl_success) fail("execute: a oneDNN primitive failed (status " + std::to_string(st) + ")");

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "onednn_half.h"
+
 namespace ember_onednn {
 
 // ---- NodeView ----
@@ -91,42 +93,11 @@ memory::data_type host_type(ember_dtype t) {
     }
 }
 
-float half_bits_to_float(uint16_t h) {
-    uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13);  // inf, nan
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign;
-    } else {  // subnormal: normalise
-        int e = -1;
-        do {
-            e++;
-            mant <<= 1;
-        } while ((mant & 0x400u) == 0);
-        bits = sign | (static_cast<uint32_t>(112 - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 void constant_to_f32(const ember_plugin_value &v, size_t n, float *out) {
-    if (v.dtype == EMBER_DTYPE_FLOAT32) {
+    if (v.dtype == EMBER_DTYPE_FLOAT32)
         std::memcpy(out, v.constant_data, n * sizeof(float));
-        return;
-    }
-    const uint16_t *h = static_cast<const uint16_t *>(v.constant_data);
-    for (size_t i = 0; i < n; i++) {
-        if (v.dtype == EMBER_DTYPE_FLOAT16) {
-            out[i] = half_bits_to_float(h[i]);
-        } else {
-            uint32_t bits = static_cast<uint32_t>(h[i]) << 16;
-            std::memcpy(&out[i], &bits, 4);
-        }
-    }
+    else
+        half_to_float(v.dtype, v.constant_data, out, n);
 }
 
 bool is_float_tensor(const ember_plugin_value &v, bool allow_scalar) {
@@ -362,7 +333,8 @@ bool parse_eltwise(const NodeView &n, EltSpec *s) {
     if (n.is("Exp")) return no_attrs && one(algorithm::eltwise_exp);
     if (n.is("Abs")) return no_attrs && one(algorithm::eltwise_abs);
     if (n.is("Sqrt")) return no_attrs && one(algorithm::eltwise_sqrt);
-    if (n.is("Neg")) return no_attrs && one(algorithm::eltwise_linear, -1.f, 0.f);
+    // -1 * x + (-0): -x for every x, zeros included (+ 0 would turn -0 into +0).
+    if (n.is("Neg")) return no_attrs && one(algorithm::eltwise_linear, -1.f, -0.f);
     if (n.is("Gelu")) {  // ONNX opset 20; accepted in its ONNX form if a model has it
         std::string approx;
         if (!n.only_attrs({"approximate"}) || !n.get_string("approximate", "none", &approx)) return false;

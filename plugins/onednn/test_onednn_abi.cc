@@ -3,8 +3,8 @@
 // conformance cases do not reach: the fusions (BatchNormalization and per-channel
 // Mul/Add folded into Conv, activation post-ops, residual Add as a sum post-op, in place
 // or copied), grouped / dilated / strided / asymmetric convolutions, computed weights,
-// Gemm with transposes, alpha and beta, a fused value that leaves the subgraph, and the
-// error paths (a bad subgraph, wrong tensors at execute). Each case is checked against a
+// Gemm with transposes, alpha and beta, a fused value that leaves the subgraph, float16
+// tensors at the edges, and the error paths (a bad subgraph, wrong tensors at execute). Each case is checked against a
 // plain reference computed here (|d| <= 1e-4 * max|ref| + 1e-5).
 //
 //   test_onednn_abi PATH/libember-onednn.so
@@ -234,6 +234,44 @@ void reference(Case &c) {
             float beta = find_attr(n, "beta") ? find_attr(n, "beta")->f : 1.f;
             y = ref_matmul(in(0), in(1), ta, tb, alpha);
             if (n.ins.size() > 2) y = ref_binary(y, in(2), [beta](float p, float q) { return p + beta * q; });
+        } else if (n.op == "LRN") {
+            int64_t size = find_attr(n, "size")->i;
+            float alpha = 1e-4f, beta = 0.75f, bias = 1.f;
+            const Tensor &x = in(0);
+            y = x;
+            int64_t C = x.dims[1], inner = x.dims[2] * x.dims[3];
+            for (int64_t e = 0; e < numel(x.dims); e++) {
+                int64_t ch = (e / inner) % C, base = e - ch * inner;
+                double sq = 0;
+                for (int64_t j = std::max<int64_t>(0, ch - (size - 1) / 2); j <= std::min(C - 1, ch + size / 2); j++)
+                    sq += double(x.data[base + j * inner]) * x.data[base + j * inner];
+                y.data[e] = float(x.data[e] / std::pow(bias + alpha / size * sq, beta));
+            }
+        } else if (n.op == "MaxPool" || n.op == "GlobalAveragePool") {
+            const Tensor &x = in(0);
+            bool global = n.op == "GlobalAveragePool";
+            int64_t k = global ? x.dims[2] : find_attr(n, "kernel_shape")->ints[0];
+            int64_t st = global ? 1 : find_attr(n, "strides")->ints[0];
+            bool ceil_mode = find_attr(n, "ceil_mode") && find_attr(n, "ceil_mode")->i;
+            int64_t H = x.dims[2], W = x.dims[3];
+            auto out_size = [&](int64_t in) {
+                int64_t o = ceil_mode ? (in - k + st - 1) / st + 1 : (in - k) / st + 1;
+                if (ceil_mode && (o - 1) * st >= in) o--;
+                return o;
+            };
+            int64_t OH = global ? 1 : out_size(H), OW = global ? 1 : out_size(W), KW = global ? W : k;
+            y.dims = {x.dims[0], x.dims[1], OH, OW};
+            for (int64_t nc = 0; nc < x.dims[0] * x.dims[1]; nc++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        double acc = global ? 0.0 : -INFINITY;
+                        for (int64_t i = oh * st; i < std::min(H, oh * st + k); i++)
+                            for (int64_t j = ow * st; j < std::min(W, ow * st + KW); j++) {
+                                float v = x.data[(nc * H + i) * W + j];
+                                acc = global ? acc + v : std::max(acc, double(v));
+                            }
+                        y.data.push_back(float(global ? acc / (H * W) : acc));
+                    }
         } else if (n.op == "Concat") {
             // axis 1 of 4-D tensors
             const Tensor &a = in(0), &b = in(1);
@@ -454,7 +492,8 @@ void cases(Plugin &p) {
         run_case(p, c);
     }
     {
-        Case c{"residual block, residual overwritten in place"};
+        // The residual is read by the sum's own convolution: it must be copied.
+        Case c{"residual read by the fused convolution itself"};
         c.input("x", {1, 8, 7, 7});
         c.constant("w0", {16, 8, 1, 1});
         c.constant("w1", {16, 16, 3, 3}, 0.3f);
@@ -462,6 +501,23 @@ void cases(Plugin &p) {
         c.node("Relu", {"c0"}, {"a"});
         c.node("Conv", {"a", "w1"}, {"c1"}, {aints("pads", {1, 1, 1, 1})});
         c.node("Add", {"a", "c1"}, {"s"});
+        c.node("Sigmoid", {"s"}, {"y"});
+        c.outputs = {"y"};
+        run_case(p, c);
+    }
+    {
+        // The residual has no reader after the block: its buffer takes the sum.
+        Case c{"residual block, residual overwritten in place"};
+        c.input("x", {1, 8, 7, 7});
+        c.constant("w0", {16, 8, 1, 1});
+        c.constant("w1", {16, 16, 3, 3}, 0.3f);
+        c.constant("w2", {16, 16, 3, 3}, 0.3f);
+        c.node("Conv", {"x", "w0"}, {"c0"});
+        c.node("Relu", {"c0"}, {"a"});
+        c.node("Conv", {"a", "w1"}, {"c1"}, {aints("pads", {1, 1, 1, 1})});
+        c.node("Relu", {"c1"}, {"b"});
+        c.node("Conv", {"b", "w2"}, {"c2"}, {aints("pads", {1, 1, 1, 1})});
+        c.node("Add", {"a", "c2"}, {"s"});
         c.node("Sigmoid", {"s"}, {"y"});
         c.outputs = {"y"};
         run_case(p, c);
@@ -517,6 +573,20 @@ void cases(Plugin &p) {
         run_case(p, c);
     }
     {
+        // Operators that follow their source's layout (blocked after a convolution).
+        Case c{"conv (computed weights) into standalone bn, lrn, ceil max pool, mul, global pool"};
+        c.input("x", {2, 16, 11, 11});
+        c.input("w", {32, 16, 3, 3}, 0.3f);
+        c.node("Conv", {"x", "w"}, {"c"}, {aints("pads", {1, 1, 1, 1})});
+        add_bn(c, "c", "bn", 32);
+        c.node("LRN", {"bn"}, {"l"}, {ai("size", 5)});
+        c.node("MaxPool", {"l"}, {"p"}, {aints("kernel_shape", {3, 3}), aints("strides", {2, 2}), ai("ceil_mode", 1)});
+        c.node("Mul", {"p", "p"}, {"q"});
+        c.node("GlobalAveragePool", {"q"}, {"y"});
+        c.outputs = {"p", "y"};
+        run_case(p, c);
+    }
+    {
         Case c{"matmul + bias add + relu"};
         c.input("x", {5, 7});
         c.constant("w", {7, 3});
@@ -544,6 +614,39 @@ void cases(Plugin &p) {
         c.outputs = {"y"};
         run_case(p, c);
     }
+}
+
+// Half tensors at the edges: every float16 bit pattern through Neg (widened to float32,
+// negated, rounded back) comes back with only its sign flipped, zeros included; NaN
+// stays NaN.
+void half_edges(Plugin &p) {
+    Dims d = {65536};
+    ember_plugin_value x{"x", EMBER_DTYPE_FLOAT16, 1, d.data(), nullptr};
+    ember_plugin_value y{"y", EMBER_DTYPE_FLOAT16, 1, d.data(), nullptr};
+    ember_plugin_node n{"neg", "Neg", "", 1, &x, 1, &y, 0, nullptr};
+    CHECK(p.api.supports(p.api.ctx, &n) == 1, "float16 Neg not supported");
+    ember_plugin_subgraph sg{};
+    sg.n_nodes = 1;
+    sg.nodes = &n;
+    sg.n_inputs = 1;
+    sg.inputs = &x;
+    sg.n_outputs = 1;
+    sg.outputs = &y;
+    sg.num_threads = 2;
+    void *compiled = nullptr;
+    CHECK(p.api.compile(p.api.ctx, &sg, &compiled) == EMBER_OK, "compile float16 Neg: %s", g_error.c_str());
+    std::vector<uint16_t> in(65536), out(65536, 0);
+    for (size_t i = 0; i < in.size(); i++) in[i] = uint16_t(i);
+    ember_plugin_tensor ti{EMBER_DTYPE_FLOAT16, 1, d.data(), in.data()}, to{EMBER_DTYPE_FLOAT16, 1, d.data(), out.data()};
+    ember_status st = p.api.execute(p.api.ctx, compiled, &ti, 1, &to, 1);
+    p.api.release(p.api.ctx, compiled);
+    CHECK(st == EMBER_OK, "execute float16 Neg: %s", g_error.c_str());
+    for (size_t i = 0; i < in.size(); i++) {
+        bool nan = (i & 0x7c00) == 0x7c00 && (i & 0x3ff) != 0;
+        bool ok = nan ? ((out[i] & 0x7c00) == 0x7c00 && (out[i] & 0x3ff) != 0) : out[i] == (in[i] ^ 0x8000);
+        CHECK(ok, "float16 0x%04zx: Neg gave 0x%04x", i, out[i]);
+    }
+    std::printf("ok   float16 edges: 65536 values through Neg\n");
 }
 
 void error_paths(Plugin &p) {
@@ -630,6 +733,7 @@ int main(int argc, char **argv) {
         Plugin p;
         if (!p.load(argv[1])) return 1;
         cases(p);
+        half_edges(p);
         error_paths(p);
     }
     std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "passed", g_failures);
