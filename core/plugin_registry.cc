@@ -117,7 +117,9 @@ Plugin *PluginRegistry::load_locked(const std::string &path) {
     Plugin *raw = p.get();
     plugins_.push_back(std::move(p));
     // RTLD_LOCAL keeps each plugin's dependencies (oneDNN, CUDA) out of the global scope.
-    raw->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // RTLD_NODELETE keeps the code mapped after dlclose: a plugin's libraries may leave
+    // threads behind (libgomp's pool under oneDNN) whose code must not vanish under them.
+    raw->handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!raw->handle) {
         const char *e = dlerror();
         raw->reason = std::string("cannot load: ") + (e ? e : "unknown dlopen error");
