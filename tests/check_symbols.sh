@@ -48,4 +48,10 @@ fi
 allowed='^(_ZSt9terminatev|__cxa_[a-z_]+|__stack_chk_fail|_ZSt1[0-9]__terminate.*)$'
 listed=$(printf '%s\n' "$undefined" | grep -E "$allowed" | tr '\n' ' ' || true)
 echo "allowed C++ runtime references (they end the process only on a broken invariant): ${listed:-none}"
+archive=$(dirname "$lib")/libember_core.a
+if [ -f "$archive" ]; then
+  users=$(nm -A --undefined-only "$archive" 2>/dev/null |
+          awk '$NF == "_ZSt9terminatev" { split($1, p, ":"); print p[2] }' | sort -u | tr '\n' ' ')
+  echo "std::terminate is referenced by: ${users:-nothing}"
+fi
 exit $status

@@ -12,7 +12,7 @@
  * model lives, a model while a session lives, and both succeed in the right order (the
  * live counters came back to exactly zero).
  *
- * Runs per thread: 200 (RUNS below), fewer under ThreadSanitizer (EMBER_TEST_RUNS from
+ * Runs per thread: 200, fewer under ThreadSanitizer (EMBER_TEST_RUNS from
  * tests/CMakeLists.txt); the environment variable EMBER_CONCURRENCY_RUNS overrides.
  * Worker threads never call CMocka: they record the first failure, the main thread
  * reports it. Links only libember.so. */

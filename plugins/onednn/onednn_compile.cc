@@ -583,7 +583,6 @@ void Builder::emit_conv(size_t node) {
     };
     int64_t per_oc = numel(wd) / m;
     int cur = y;
-    std::vector<int> fold_nodes;
     while (w_const) {
         const Val &cv = vals_[cur];
         if (cv.sg_output >= 0 || cv.consumers.size() != 1) break;
@@ -633,7 +632,6 @@ void Builder::emit_conv(size_t node) {
         } else {
             break;
         }
-        fold_nodes.push_back(cn);
         absorbed_[cn] = 1;
         cur = output_value(cn, 0);
     }
@@ -698,7 +696,6 @@ void Builder::emit_conv(size_t node) {
     add_step(pd, args, nt);
     finish(out);
 }
-
 
 // ---- MatMul / Gemm (+ bias Add) (+ post-ops) ----
 
@@ -1204,6 +1201,7 @@ bool probe_node(const Context &ctx, const ember_plugin_node &node) {
     sg.n_outputs = outs.size();
     sg.outputs = outs.data();
     sg.num_threads = 1;
+    ThreadScope threads(1);  // the caller's OpenMP setting comes back on return
     Compiled c;
     c.stream = dnnl::stream(ctx.engine);
     Builder b(ctx, sg, &c, true);

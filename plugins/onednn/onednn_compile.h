@@ -6,7 +6,10 @@
 // Layouts are oneDNN's choice (format_tag::any) and travel between primitives; a
 // reorder is inserted only where a consumer wants another layout, at the subgraph's
 // inputs (host row-major buffers) and at its outputs. Weights are reordered once, here.
-// Intermediate tensors share one arena, placed by lifetime.
+// Intermediate tensors share one arena, placed by lifetime. Half tensors at the edges
+// are converted by the plugin (onednn_half.h); inside, everything is float32. Each
+// primitive runs on the subgraph's threads, or on one when its work is too small to
+// pay for waking the others (docs/plugin-onednn.md).
 //
 // Both functions throw (std::exception) on failure; the ABI layer catches.
 #ifndef EMBER_PLUGINS_ONEDNN_COMPILE_H
