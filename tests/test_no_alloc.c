@@ -15,35 +15,7 @@
 
 #include "ember.h"
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-
-static volatile int g_counting;
-static volatile long g_allocs;
-
-__attribute__((visibility("default"))) void *malloc(size_t n) {
-    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __libc_malloc(n);
-}
-__attribute__((visibility("default"))) void *calloc(size_t a, size_t b) {
-    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __libc_calloc(a, b);
-}
-__attribute__((visibility("default"))) void *realloc(void *p, size_t n) {
-    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __libc_realloc(p, n);
-}
-__attribute__((visibility("default"))) void *aligned_alloc(size_t al, size_t n) {
-    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    return __libc_memalign(al, n);
-}
-__attribute__((visibility("default"))) int posix_memalign(void **out, size_t al, size_t n) {
-    if (g_counting) __atomic_add_fetch(&g_allocs, 1, __ATOMIC_RELAXED);
-    *out = __libc_memalign(al, n);
-    return *out ? 0 : 12;
-}
+#include "alloc_counter.h"
 
 static void check_model(const char *id, int threads) {
     char path[1024];
