@@ -124,6 +124,31 @@ bool jpeg_huffman_tables_ok(const uint8_t *p, size_t n) {
     return true;
 }
 
+// stb_image 2.27 reads the numbers of a binary PNM header (P5, P6) into an int with no
+// overflow check (UBSan: signed overflow; found by fuzz/fuzz_image.cc). Headers whose
+// width, height or maximum value do not fit an int are refused here, read the way
+// stb_image reads them (whitespace and # comments between the numbers).
+bool pnm_header_ok(const uint8_t *p, size_t n) {
+    if (n < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return true;
+    auto space = [](uint8_t c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+    };
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) {
+        for (;;) {
+            while (i < n && space(p[i])) i++;
+            if (i >= n || p[i] != '#') break;
+            while (i < n && p[i] != '\n' && p[i] != '\r') i++;
+        }
+        int64_t v = 0;
+        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            v = v * 10 + (p[i] - '0');
+            if (v > INT_MAX) return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 int pixel_format_channels(PixelFormat f) {
@@ -158,6 +183,8 @@ Status image_decode(const void *data, size_t size, std::unique_ptr<Image> *out) 
         return errorf(EMBER_ERR_FORMAT,
                       "JPEG data (%zu bytes) is corrupt: a Huffman table has more than 256 codes",
                       size);
+    if (!pnm_header_ok(bytes, size))
+        return errorf(EMBER_ERR_FORMAT, "PNM header has a number that does not fit an int");
     int len = static_cast<int>(size);
     int w = 0, h = 0, comp = 0;
     // The header first: refuse huge images before stb_image allocates for them.

@@ -35,6 +35,7 @@ struct PlanValue {
     // native half support pass float32 to each other and round only at graph outputs
     // (what ONNX Runtime's cast elimination does; one rounding instead of one per node).
     bool held = false;
+    DType held_half = DType::Undefined;  // the float16 type a held value rounds back to
     std::shared_ptr<std::vector<uint8_t>> folded;
 };
 
@@ -496,6 +497,18 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         HalfBridge bridge;
         EMBER_RETURN_IF_ERROR(
             infer_node(g, node, *schema, ins, &ctx, &kin, &keep, &outs, &bridge, any_held));
+        // An output larger than the cap can never fit in the arena: refused before the
+        // kernel is created, since creating it may allocate in proportion (pooling taps...).
+        for (size_t o = 0; opts_.max_arena_bytes > 0 && o < ctx.outputs.size(); o++) {
+            size_t bytes = static_cast<size_t>(shape_numel(ctx.outputs[o].shape)) *
+                           dtype_size(ctx.outputs[o].dtype);
+            if (bytes > static_cast<size_t>(opts_.max_arena_bytes))
+                return node_error(node, errorf(EMBER_ERR_OUT_OF_MEMORY,
+                                               "output %zu needs %zu bytes, above the session "
+                                               "cap of %lld bytes (max_arena_bytes)",
+                                               o, bytes,
+                                               static_cast<long long>(opts_.max_arena_bytes)));
+        }
         // The first plugin in the session's list that claims the node runs it.
         const Plugin *chosen = nullptr;
         if (!backends_.empty() && !node_has_unsupported_attr(node)) {
@@ -569,6 +582,10 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
             bool graph_half = g.values[id].dtype == DType::F16 || g.values[id].dtype == DType::BF16;
             if (bridge.narrow_output[o] || (any_held && kinfo.dtype == DType::F32 && graph_half)) {
                 pv.held = true;
+                // The half type comes from inference (the bridge) or, for a float32 kernel
+                // output in a held chain, from the graph: never from an unchecked declared
+                // dtype of another width (found by fuzz/fuzz_ember_file.cc).
+                pv.held_half = bridge.narrow_output[o] ? outs[o].dtype : g.values[id].dtype;
                 pv.info.dtype = DType::F32;
             }
             pv.bytes = static_cast<size_t>(shape_numel(pv.info.shape)) * dtype_size(pv.info.dtype);
@@ -604,7 +621,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         if (pv.kind == PlanValue::Arena) pv.last = end;
         output_value[i] = id;
         if (pv.held) {
-            DType half = g.values[id].dtype;
+            DType half = pv.held_half;
             const Shape shape = pv.info.shape;
             int32_t tmp = plan->add_temp(half, shape, static_cast<size_t>(shape_numel(shape)) * 2);
             plan->vals[tmp].first = plan->vals[tmp].last = end;
@@ -621,10 +638,6 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     size_t arena_size = assign_offsets(plan->vals);
     for (PlanValue &v : plan->vals)
         if (v.alias_root >= 0) v.offset = plan->vals[v.alias_root].offset;
-    if (opts_.max_arena_bytes > 0 && arena_size > static_cast<size_t>(opts_.max_arena_bytes))
-        return errorf(EMBER_ERR_OUT_OF_MEMORY,
-                      "the plan needs a %zu-byte arena, above the session cap of %lld bytes",
-                      arena_size, static_cast<long long>(opts_.max_arena_bytes));
     // Output copies of graph inputs get their own buffers after the arena.
     size_t out_copy = arena_size;
     std::vector<std::pair<size_t, size_t>> copies;  // output index, offset
@@ -635,6 +648,11 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         copies.emplace_back(i, out_copy);
         out_copy += align_up(std::max<size_t>(bytes, 1));
     }
+    // The cap covers the whole allocation, copies included (what arena_bytes() reports).
+    if (opts_.max_arena_bytes > 0 && out_copy > static_cast<size_t>(opts_.max_arena_bytes))
+        return errorf(EMBER_ERR_OUT_OF_MEMORY,
+                      "the plan needs a %zu-byte arena, above the session cap of %lld bytes",
+                      out_copy, static_cast<long long>(opts_.max_arena_bytes));
     plan->arena_size = out_copy;
     plan->arena = static_cast<uint8_t *>(std::aligned_alloc(kArenaAlign, align_up(std::max<size_t>(out_copy, 1))));
     if (!plan->arena)

@@ -161,6 +161,16 @@ Status pool_geometry(const InferContext &ctx, const char *op, bool is_max, PoolG
         g->pb[off + i] = pb;
         g->pe[off + i] = pe;
     }
+    // Taps are allocated per output position and the work estimate multiplies positions
+    // by the window: bound both even for an empty X (a zero batch lets any spatial size
+    // through the shape checks), so neither allocation nor product can blow up.
+    int64_t positions = 0, window = 0;
+    if (!shape_numel_checked(Shape(g->out, g->out + kMaxSpatial), &positions) ||
+        !shape_numel_checked(Shape(g->k, g->k + kMaxSpatial), &window) ||
+        (window > 0 && positions > (int64_t(1) << 62) / window))
+        return errorf(EMBER_ERR_UNSUPPORTED, "%s: output %s with window %s is too large", op,
+                      shape_str(Shape(g->out, g->out + kMaxSpatial)).c_str(),
+                      shape_str(Shape(g->k, g->k + kMaxSpatial)).c_str());
     return Status::OK();
 }
 
