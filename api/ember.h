@@ -211,7 +211,10 @@ typedef struct ember_model_options {
     size_t struct_size;      /* sizeof(ember_model_options) */
     int32_t copy_on_load;    /* 0 (default): mmap the file and use weights in place.
                                 1: read the whole file into memory, so later changes to
-                                the file on disk cannot affect the model. */
+                                the file on disk cannot affect the model. A file of 4 MiB
+                                or more is read into memory advised to use transparent
+                                huge pages, which streams weights faster (language-model
+                                decoding, docs/language-models.md). */
     int32_t verify_checksums; /* 1 (default): check every section's checksum on load.
                                  0: skip (faster load of trusted files). */
 } ember_model_options;
@@ -605,6 +608,10 @@ typedef struct ember_generator_options {
                            value above it is allowed (rotary positions extrapolate; the
                            model was not trained there). Cache memory is
                            2 * layers * context * kv_dim * 4 bytes. */
+    int32_t all_logits; /* 0 (default): a feed computes the final norm and the classifier
+                           for the last position only (ember_generator_logits); 1: for
+                           every position fed, in the session's output 0 ([n_ids, vocab]).
+                           Since: 1 (0.1.0) */
 } ember_generator_options;
 
 /* Creates a generator on a session of a language model: allocates its key/value caches
@@ -633,8 +640,11 @@ EMBER_API ember_status ember_generator_tokenizer(const ember_generator *generato
 
 /* Runs `n_ids` tokens at the next positions in one batched session run (a prompt's
  * prefill, or one token) and keeps the logits of the last one (ember_generator_logits).
- * The session's output 0 then holds the logits of all n_ids positions, [n_ids, vocab]
- * (ember_session_output, valid until the session runs again).
+ * The session's output 0 then holds the logits of all n_ids positions, [n_ids, vocab],
+ * when the generator was created with all_logits = 1; by default only the last
+ * position's, [1, vocab]: the classifier then runs once per feed, not n_ids times
+ * (ember_session_output, valid until the session runs again). ember_session_run on
+ * the session always computes [T, vocab].
  * Ownership: `ids` borrowed.
  * Threads:   one thread at a time per generator and session.
  * Errors:    EMBER_ERR_INVALID_ARGUMENT for n_ids 0, an id outside the vocabulary (the

@@ -121,7 +121,8 @@ ember_status ember_generator_create(ember_session *session, const ember_generato
     EMBER_REQUIRE(read_opts(opts, &o), "ember_generator_options.struct_size is invalid");
     EMBER_REQUIRE(o.context >= 0, "ember_generator_options.context is negative");
     std::unique_ptr<ember_generator> g(new ember_generator());
-    ember::Status st = g->g.init(&session->s, o.context);
+    EMBER_REQUIRE(o.all_logits == 0 || o.all_logits == 1, "ember_generator_options.all_logits must be 0 or 1");
+    ember::Status st = g->g.init(&session->s, o.context, o.all_logits != 0);
     if (!st.ok()) return fail(st);
     if (const ember::Tokenizer *t = g->g.tokenizer()) {
         g->tok.t = *t;

@@ -35,6 +35,7 @@ go)
   go version
   go vet "${tags[@]}" ./...
   go build "${tags[@]}" -o "$out/classify" ./examples/classify
+  go build "${tags[@]}" -o "$out/generate" ./examples/generate
   go test "${tags[@]}" -count=1 -v ./...
   ;;
 rust)

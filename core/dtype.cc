@@ -28,7 +28,20 @@ size_t dtype_size(DType t) {
 const char *dtype_name(DType t) {
     for (const auto &r : kRows)
         if (r.type == t) return r.name;
+    if (t == DType::Q8_0) return "q8_0";
+    if (t == DType::Q4_0) return "q4_0";
     return "undefined";
+}
+
+bool dtype_is_block(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+
+size_t dtype_block_bytes(DType t) {
+    return t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 0;
+}
+
+size_t dtype_storage_bytes(DType t, int64_t numel) {
+    if (dtype_is_block(t)) return static_cast<size_t>(numel / kQuantBlock) * dtype_block_bytes(t);
+    return static_cast<size_t>(numel) * dtype_size(t);
 }
 
 bool dtype_from_name(const char *name, DType *out) {

@@ -26,7 +26,17 @@ enum class DType : uint8_t {
     I64 = EMBER_DTYPE_INT64,
     U64 = EMBER_DTYPE_UINT64,
     Bool = EMBER_DTYPE_BOOL,
+    // Block-quantised weight storage (GGML's layouts; formats/FORMAT.md section 8). Not
+    // element types: 32 weights per block, a block of `dtype_block_bytes` bytes; only
+    // constants (weights) have them, never graph inputs or outputs, and only the ops that
+    // say so read them (ember.Linear's W, Gather's data). Not part of the C API.
+    Q8_0 = 32,  // fp16 d, int8 q[32]: w = q * d                          (34 bytes)
+    Q4_0 = 33,  // fp16 d, u8 qs[16]: w[j] = (qs[j] & 15) - 8, w[j+16] = (qs[j] >> 4) - 8,
+                // times d                                                (18 bytes)
 };
+
+// Weights per block of a block-quantised type.
+constexpr int64_t kQuantBlock = 32;
 
 // Bytes per element; 0 for Undefined or an unknown code.
 size_t dtype_size(DType t);
@@ -34,8 +44,15 @@ size_t dtype_size(DType t);
 const char *dtype_name(DType t);
 // Parses a numpy-style name; false if unknown.
 bool dtype_from_name(const char *name, DType *out);
-// True for codes this build knows.
+// True for element-type codes this build knows (1..13; not the block types).
 bool dtype_valid(uint32_t code);
+// Block-quantised storage types (Q8_0, Q4_0).
+bool dtype_is_block(DType t);
+// Bytes of one block of 32 weights; 0 when `t` is not a block type.
+size_t dtype_block_bytes(DType t);
+// Bytes of a tensor of `numel` elements stored as `t`: numel * dtype_size(t), or
+// numel / 32 blocks for a block type (numel must then be a multiple of 32).
+size_t dtype_storage_bytes(DType t, int64_t numel);
 bool dtype_is_float(DType t);    // F32, F16, BF16, F64
 bool dtype_is_integer(DType t);  // signed or unsigned integers (not Bool)
 bool dtype_is_signed(DType t);

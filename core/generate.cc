@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/kernels/llm_kernels.h"
+
 namespace ember {
 
 // ---------------------------------------------------------------------------------
@@ -35,12 +37,8 @@ float Sampler::next_f32() {
 int32_t Sampler::sample(const float *logits) {
     const int32_t n = static_cast<int32_t>(probs_.size());
     if (n == 0) return 0;
-    if (!(o_.temperature > 0.0f) || o_.top_k == 1) {
-        int32_t best = 0;  // the first maximum, as llama2.c's argmax
-        for (int32_t i = 1; i < n; i++)
-            if (logits[i] > logits[best]) best = i;
-        return best;
-    }
+    if (!(o_.temperature > 0.0f) || o_.top_k == 1)  // the first maximum, as llama2.c's argmax
+        return static_cast<int32_t>(llm_kernels().argmax(logits, n));
     // Softmax of logits / temperature (in double for the sum).
     float mx = logits[0];
     for (int32_t i = 1; i < n; i++) mx = std::max(mx, logits[i]);
@@ -115,8 +113,73 @@ void bind_input(ember_tensor *t, DType dt, const Shape &shape, void *data, size_
 
 }  // namespace
 
-Status Generator::init(Session *session, int64_t context) {
+Status lm_last_row_graph(const Graph &m, Graph *out) {
+    int32_t logits = -1;
+    for (int32_t o : m.outputs)
+        if (m.values[o].name == "logits") logits = o;
+    if (logits < 0) return errorf(EMBER_ERR_NOT_FOUND, "no graph output 'logits'");
+    auto producer = [&](int32_t v) -> int32_t {
+        for (size_t k = 0; k < m.nodes.size(); k++)
+            for (int32_t o : m.nodes[k].outputs)
+                if (o == v) return static_cast<int32_t>(k);
+        return -1;
+    };
+    // logits = Classifier(RMSNorm(x, w), W): the classifier is ember.Linear (or a
+    // quantised Linear of the same ember domain) whose row t depends on input row t only.
+    const int32_t cls = producer(logits);
+    if (cls < 0 || m.nodes[cls].domain != "ember" || m.nodes[cls].op_type.compare(0, 6, "Linear") != 0 ||
+        !m.nodes[cls].has_input(0))
+        return errorf(EMBER_ERR_NOT_FOUND, "'logits' is not produced by ember.Linear");
+    const int32_t norm = producer(m.nodes[cls].inputs[0]);
+    if (norm < 0 || m.nodes[norm].domain != "ember" || m.nodes[norm].op_type != "RMSNorm" ||
+        !m.nodes[norm].has_input(0) || m.nodes[norm].outputs.size() != 1)
+        return errorf(EMBER_ERR_NOT_FOUND, "the classifier's input is not an ember.RMSNorm");
+    // The normalised rows feed nothing but the classifier (else the selection would change
+    // another consumer's input).
+    const int32_t h = m.nodes[norm].outputs[0];
+    for (size_t k = 0; k < m.nodes.size(); k++)
+        for (int32_t i : m.nodes[k].inputs)
+            if (i == h && static_cast<int32_t>(k) != cls)
+                return errorf(EMBER_ERR_NOT_FOUND, "the final norm has other consumers");
+    for (int32_t o : m.outputs)
+        if (o == h) return errorf(EMBER_ERR_NOT_FOUND, "the final norm is a graph output");
+
+    Graph g;
+    g.values = m.values;
+    g.nodes = m.nodes;
+    g.inputs = m.inputs;
+    g.outputs = m.outputs;
+    g.constants = m.constants;  // pointers into the model's mapping: nothing is copied
+    g.opset = m.opset;
+    const int64_t last = -1;
+    const int32_t idx = g.add_constant("lm.last_row.index", DType::I64, {1}, &last, sizeof last);
+    const int32_t row = g.add_value("lm.last_row", DType::F32);
+    Node sel;
+    sel.name = "lm.last_row";
+    sel.op_type = "Gather";
+    sel.inputs = {m.nodes[norm].inputs[0], idx};
+    sel.outputs = {row};
+    Attribute axis;
+    axis.name = "axis";
+    axis.type = AttrType::Int;
+    axis.i = 0;
+    sel.attrs.push_back(axis);
+    g.nodes[norm].inputs[0] = row;
+    // The rows after the selection are 1, not T.
+    for (int32_t v : {h, logits}) {
+        g.values[v].has_shape = false;
+        g.values[v].shape.clear();
+        g.values[v].dim_names.clear();
+    }
+    g.nodes.push_back(std::move(sel));
+    EMBER_RETURN_IF_ERROR(g.validate_and_sort());
+    *out = std::move(g);
+    return Status::OK();
+}
+
+Status Generator::init(Session *session, int64_t context, bool all_logits) {
     s_ = session;
+    variant_.reset();
     const Graph &g = session->model()->graph;
     EMBER_RETURN_IF_ERROR(lm_config_from_metadata(g, &cfg_));
     // The interface the importers build (formats/lm_import.cc).
@@ -170,6 +233,14 @@ Status Generator::init(Session *session, int64_t context) {
     } else if (ts.code() != EMBER_ERR_NOT_FOUND) {
         return ts;
     }
+    if (!all_logits) {
+        // Graphs this does not recognise (or cannot rewrite) keep the full path: all rows.
+        Status vs = session->derived_graph("lm.last_row", lm_last_row_graph, &variant_);
+        if (!vs.ok()) {
+            variant_.reset();
+            if (vs.code() == EMBER_ERR_OUT_OF_MEMORY) return vs;
+        }
+    }
     sampler_.resize(cfg_.vocab);
     sampler_.reset(SamplerOptions());
     pos_ = 0;
@@ -198,15 +269,15 @@ Status Generator::feed(const int32_t *ids, size_t n) {
     }
     in_tokens_.t.shape[0] = static_cast<int64_t>(n);
     pos_value_ = pos_;
-    EMBER_RETURN_IF_ERROR(s_->run(inputs_, 4));
+    EMBER_RETURN_IF_ERROR(s_->run(inputs_, 4, variant_));
     const ember_tensor *out = nullptr;
     EMBER_RETURN_IF_ERROR(s_->output(logits_output_, &out));
     const Tensor &t = out->t;
-    if (t.dtype != DType::F32 || t.rank() != 2 || t.shape[0] != static_cast<int64_t>(n) ||
-        t.shape[1] != cfg_.vocab)
-        return errorf(EMBER_ERR_INTERNAL, "logits have shape %s, expected [%zu, %lld]",
-                      shape_str(t.shape).c_str(), n, static_cast<long long>(cfg_.vocab));
-    std::memcpy(logits_.data(), t.as<const float>() + (n - 1) * cfg_.vocab,
+    const int64_t rows = variant_ ? 1 : static_cast<int64_t>(n);
+    if (t.dtype != DType::F32 || t.rank() != 2 || t.shape[0] != rows || t.shape[1] != cfg_.vocab)
+        return errorf(EMBER_ERR_INTERNAL, "logits have shape %s, expected [%lld, %lld]",
+                      shape_str(t.shape).c_str(), static_cast<long long>(rows), static_cast<long long>(cfg_.vocab));
+    std::memcpy(logits_.data(), t.as<const float>() + (rows - 1) * cfg_.vocab,
                 static_cast<size_t>(cfg_.vocab) * sizeof(float));
     pos_ += static_cast<int64_t>(n);
     history_.insert(history_.end(), ids, ids + n);

@@ -60,14 +60,26 @@ struct GenerateRequest {
     size_t out_capacity = 0;
 };
 
+// The model's graph with the rows of the final RMSNorm's input reduced to the last one:
+// x[T, dim] -> Gather(x, [-1]) -> RMSNorm -> classifier -> logits [1, vocab], so that a
+// prompt's prefill runs the classifier (the largest matrix of small models) once instead
+// of T times. Found by shape: the output "logits" is produced by ember.Linear (or another
+// row-wise op) of ember.RMSNorm; EMBER_ERR_NOT_FOUND for any other graph. Inputs and
+// outputs keep their order; metadata is not copied. Session::derived_graph keeps it.
+Status lm_last_row_graph(const Graph &model_graph, Graph *out);
+
 class Generator {
 public:
     // `context` 0: the model's lm.context. Checks that `session` runs a language model
     // (lm.* metadata and the tokens/pos/k_cache/v_cache -> logits interface).
-    Status init(Session *session, int64_t context);
+    // `all_logits` false (the default): feeds run the session's last-row variant of the
+    // graph (lm_last_row_graph), which computes the final norm and the classifier for the
+    // last position only; true: the model's graph, whose output holds [n, vocab].
+    Status init(Session *session, int64_t context, bool all_logits = false);
 
     // Runs ids[0, n) at positions [position(), position() + n) in one batched run; the
-    // logits of the last one become logits().
+    // logits of the last one become logits(). With all_logits the session's output
+    // holds the logits of all n positions; otherwise it holds [1, vocab], the last one.
     Status feed(const int32_t *ids, size_t n);
     // Moves the position back to `pos` (0 <= pos <= position()); logits() are then those
     // of token pos-1 only after the next feed.
@@ -82,9 +94,12 @@ public:
     const Tokenizer *tokenizer() const { return has_tok_ ? &tok_ : nullptr; }
     Sampler &sampler() { return sampler_; }
     const std::vector<int32_t> &history() const { return history_; }
+    // True when feeds compute the last position's logits only.
+    bool last_row_only() const { return variant_ != nullptr; }
 
 private:
     Session *s_ = nullptr;
+    std::shared_ptr<const Graph> variant_;  // the last-row graph; null: the model's
     LmConfig cfg_;
     Tokenizer tok_;
     bool has_tok_ = false;

@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint32_t kAbiMin = EMBER_PLUGIN_ABI_VERSION;
 constexpr uint32_t kAbiMax = EMBER_PLUGIN_ABI_VERSION;
+constexpr int32_t kMaxDevices = 1024;  // per plugin
 
 // Plugin errors are per thread: sessions on several threads may call one plugin at once.
 thread_local std::string t_plugin_error;
@@ -56,6 +57,12 @@ int priority(const std::string &name) {
 }
 
 }  // namespace
+
+std::string PluginRegistry::status_text(int32_t raw) {
+    if (raw >= EMBER_OK && raw <= EMBER_ERR_BUFFER_TOO_SMALL)
+        return ember_status_string(static_cast<ember_status>(raw));
+    return "status " + std::to_string(raw);
+}
 
 std::string PluginRegistry::take_error() {
     std::string e;
@@ -142,7 +149,7 @@ Plugin *PluginRegistry::load_locked(const std::string &path) {
     t_plugin_error.clear();
     ember_plugin_api api;
     std::memset(&api, 0, sizeof api);
-    ember_status st = init(&raw->host, &api);
+    int32_t st = init(&raw->host, &api);  // any number (status_text)
     auto refuse = [&](const std::string &why) {
         raw->reason = why;
         if (st == EMBER_OK && api.destroy && api.struct_size >= sizeof api) api.destroy(api.ctx);
@@ -151,7 +158,7 @@ Plugin *PluginRegistry::load_locked(const std::string &path) {
         return raw;
     };
     if (st != EMBER_OK) {
-        std::string why = std::string("initialisation failed (") + ember_status_string(st) + ")";
+        std::string why = "initialisation failed (" + status_text(st) + ")";
         std::string detail = take_error();
         if (!detail.empty()) why += ": " + detail;
         if (st == EMBER_ERR_ABI)
@@ -170,7 +177,11 @@ Plugin *PluginRegistry::load_locked(const std::string &path) {
         return refuse("plugin table lacks a required entry (name, supports, compile, execute, "
                       "release, destroy or device_count)");
     int32_t n = api.device_count(api.ctx);
-    if (n <= 0) return refuse("no device");
+    if (n <= 0) return refuse(n == 0 ? "no device" : "no device (device_count returned " + std::to_string(n) + ")");
+    // A garbage count would make the host describe 2^31 devices (minutes, gigabytes).
+    if (n > kMaxDevices)
+        return refuse("device_count returned " + std::to_string(n) + ", above the host's limit of " +
+                      std::to_string(kMaxDevices) + " devices");
     raw->api = api;
     raw->name = api.name;
     raw->version = api.version ? api.version : "";

@@ -45,6 +45,11 @@ public:
     size_t size() const;
     // The message the plugin set with set_error() on this thread ("" if none), cleared.
     static std::string take_error();
+
+    // A status a plugin returned, read as an int: a plugin may return any number, and
+    // reading one outside the enum's range as ember_status is undefined behaviour.
+    // status_text gives "EMBER_ERR_BACKEND" for a known code, "status 9999" otherwise.
+    static std::string status_text(int32_t raw);
     const Plugin *at(size_t i) const;
     // The loaded plugin called `name`, or nullptr.
     const Plugin *find_loaded(const std::string &name) const;

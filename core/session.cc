@@ -70,6 +70,7 @@ public:
     ~Plan() { std::free(arena); }
     std::vector<PlanValue> vals;  // graph values first, then temporaries
     std::vector<Step> steps;
+    std::shared_ptr<const Graph> variant;  // the graph planned, when not the model's
     std::vector<Shape> input_shapes;
     std::vector<std::pair<int, std::vector<uint8_t>>> input_values;  // shape-determining inputs
     std::vector<std::pair<Tensor *, int>> patches;  // tensors bound to graph input k each run
@@ -239,6 +240,30 @@ bool node_has_unsupported_attr(const Node &n) {
     return false;
 }
 
+// Block-quantised weights (Q8_0, Q4_0) are read only by the built-in kernels that know
+// them: ember.Linear's W and Gather's table. Anything else would misread the blocks.
+bool reads_blocks(const Graph &g, const Node &n) {
+    for (int32_t id : n.inputs)
+        if (id >= 0 && dtype_is_block(g.values[id].dtype)) return true;
+    return false;
+}
+
+Status check_block_inputs(const Graph &g, const Node &n) {
+    for (size_t i = 0; i < n.inputs.size(); i++) {
+        const int32_t id = n.inputs[i];
+        if (id < 0 || !dtype_is_block(g.values[id].dtype)) continue;
+        const bool ok = (n.domain == "ember" && n.op_type == "Linear" && i == 1) ||
+                        (n.domain.empty() && n.op_type == "Gather" && i == 0);
+        if (!ok)
+            return errorf(EMBER_ERR_UNSUPPORTED,
+                          "node '%s' (%s): input %zu '%s' is %s block-quantised; only ember.Linear's "
+                          "weight (input 1) and Gather's table (input 0) may be",
+                          n.name.c_str(), n.op_type.c_str(), i, g.values[id].name.c_str(),
+                          dtype_name(g.values[id].dtype));
+    }
+    return Status::OK();
+}
+
 }  // namespace
 
 Status Session::resolve_backends() {
@@ -306,11 +331,16 @@ Status Session::init() {
     return plan_for(shapes, nullptr);
 }
 
-Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs) {
-    const Graph &g = model_->graph;
+Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs,
+                         const std::shared_ptr<const Graph> &variant) {
+    const Graph &g = variant ? *variant : model_->graph;
     const OpRegistry &ops = builtin_ops();
     ThreadPool &pool = model_->runtime->pool();
     std::unique_ptr<Plan> plan(new Plan());
+    plan->variant = variant;
+    // node_info() describes the model's nodes: a variant's plan keeps its own list.
+    std::vector<std::string> variant_backend;
+    std::vector<std::string> &backend_of = variant ? variant_backend : node_backend_;
     // Reserve every temporary up front (widened inputs, omitted outputs, scratch, narrowed
     // graph outputs) so references into vals stay valid while planning.
     size_t temps = g.outputs.size();
@@ -330,6 +360,10 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     }
     std::vector<char> need = values_needed_at_plan(g, ops);
     std::vector<char> live = live_nodes(g, ops);
+    for (int32_t id : g.outputs)
+        if (dtype_is_block(g.values[id].dtype))
+            return errorf(EMBER_ERR_UNSUPPORTED, "graph output '%s' is a %s block-quantised weight",
+                          g.values[id].name.c_str(), dtype_name(g.values[id].dtype));
 
     for (size_t v = 0; v < g.values.size(); v++) {
         const Value &gv = g.values[v];
@@ -371,7 +405,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     }
     int threads = opts_.num_threads > 0 ? std::min(opts_.num_threads, pool.num_threads())
                                         : pool.num_threads();
-    node_backend_.assign(g.nodes.size(), "constant");
+    backend_of.assign(g.nodes.size(), "constant");
 
     // Consecutive nodes claimed by one plugin become one compiled subgraph.
     const Plugin *group_plugin = nullptr;
@@ -422,12 +456,12 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         sg.num_threads = threads;
         void *compiled = nullptr;
         PluginRegistry::take_error();
-        ember_status cs = p->api.compile(p->api.ctx, &sg, &compiled);
+        const int32_t cs = p->api.compile(p->api.ctx, &sg, &compiled);  // any number
         if (cs != EMBER_OK) {
             std::string why = PluginRegistry::take_error();
             return errorf(EMBER_ERR_BACKEND, "backend '%s' failed to compile %zu node(s) from '%s' (%s)%s%s",
                           p->name.c_str(), group.size(), g.nodes[group[0]].name.c_str(),
-                          ember_status_string(cs), why.empty() ? "" : ": ", why.c_str());
+                          PluginRegistry::status_text(cs).c_str(), why.empty() ? "" : ": ", why.c_str());
         }
         Step step;
         step.node = &g.nodes[group[0]];
@@ -452,6 +486,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         if (!live[k]) continue;
         const Node &node = g.nodes[k];
         const OpSchema *schema = ops.find(node.op_type, node.domain);
+        EMBER_RETURN_IF_ERROR(check_block_inputs(g, node));
         std::vector<const TensorInfo *> ins(node.inputs.size(), nullptr);
         bool all_known = true, any_held = false;
         for (size_t i = 0; i < node.inputs.size(); i++) {
@@ -511,7 +546,7 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
         }
         // The first plugin in the session's list that claims the node runs it.
         const Plugin *chosen = nullptr;
-        if (!backends_.empty() && !node_has_unsupported_attr(node)) {
+        if (!backends_.empty() && !node_has_unsupported_attr(node) && !reads_blocks(g, node)) {
             std::vector<const TensorInfo *> out_ptrs(node.outputs.size(), nullptr);
             for (size_t o = 0; o < node.outputs.size(); o++) out_ptrs[o] = &outs[o];
             NodeDesc d;
@@ -535,11 +570,11 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
             }
             group_plugin = chosen;
             group.push_back(static_cast<int32_t>(k));
-            node_backend_[k] = chosen->name;
+            backend_of[k] = chosen->name;
             continue;
         }
         EMBER_RETURN_IF_ERROR(flush_group());
-        node_backend_[k] = "cpu";
+        backend_of[k] = "cpu";
         Status st = schema->create(ctx, &step.kernel);
         if (!st.ok()) return node_error(node, st);
         if (!step.kernel) return node_error(node, errorf(EMBER_ERR_INTERNAL, "no kernel created"));
@@ -710,8 +745,29 @@ Status Session::plan_for(const std::vector<Shape> &shapes, const ember_tensor *c
     return Status::OK();
 }
 
+Status Session::derived_graph(const char *key, DeriveFn make, std::shared_ptr<const Graph> *out) {
+    for (const auto &d : derived_)
+        if (d.first == key) {
+            *out = d.second;
+            return Status::OK();
+        }
+    auto g = std::make_shared<Graph>();
+    EMBER_RETURN_IF_ERROR(make(model_->graph, g.get()));
+    const Graph &m = model_->graph;
+    if (g->inputs != m.inputs || g->outputs.size() != m.outputs.size() || g->values.size() < m.values.size())
+        return errorf(EMBER_ERR_INTERNAL, "derived graph '%s' changes the model's interface", key);
+    derived_.emplace_back(key, g);
+    *out = std::move(g);
+    return Status::OK();
+}
+
 Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
-    const Graph &g = model_->graph;
+    return run(inputs, n_inputs, nullptr);
+}
+
+Status Session::run(const ember_tensor *const *inputs, size_t n_inputs,
+                    const std::shared_ptr<const Graph> &variant) {
+    const Graph &g = variant ? *variant : model_->graph;
     have_outputs_ = false;
     if (n_inputs != g.inputs.size())
         return errorf(EMBER_ERR_INVALID_ARGUMENT, "the model has %zu inputs, %zu were given",
@@ -736,19 +792,19 @@ Status Session::run(const ember_tensor *const *inputs, size_t n_inputs) {
         if (t->t.numel() > 0 && !t->t.data)
             return errorf(EMBER_ERR_INVALID_ARGUMENT, "input %zu ('%s') has no data", k, v.name.c_str());
     }
-    if (!plan_matches(plan_.get(), inputs)) {
+    if (!plan_matches(plan_.get(), &g, inputs)) {
         // A few plans are kept, so alternating shapes (a language model's prefill and
         // decode steps, two batch sizes) do not re-plan on every run.
         size_t hit = spare_plans_.size();
         for (size_t i = 0; i < spare_plans_.size(); i++)
-            if (plan_matches(spare_plans_[i].get(), inputs)) hit = i;
+            if (plan_matches(spare_plans_[i].get(), &g, inputs)) hit = i;
         if (hit < spare_plans_.size()) {
             std::swap(plan_, spare_plans_[hit]);
         } else {
             std::vector<Shape> shapes;
             for (size_t k = 0; k < n_inputs; k++) shapes.push_back(inputs[k]->t.shape);
             std::unique_ptr<Plan> current = std::move(plan_);
-            Status st = plan_for(shapes, inputs);
+            Status st = plan_for(shapes, inputs, variant);
             if (!st.ok()) {
                 plan_ = std::move(current);
                 return st;
@@ -794,13 +850,14 @@ Status Session::run_step(Step &step, ThreadPool &pool, int threads) {
         if (step.plugin) {
             for (size_t i = 0; i < step.pins.size(); i++) step.pins[i].data = step.ins[i].data;
             PluginRegistry::take_error();
-            ember_status ps = step.plugin->api.execute(step.plugin->api.ctx, step.compiled.get(),
+            const int32_t ps = step.plugin->api.execute(step.plugin->api.ctx, step.compiled.get(),
                                                        step.pins.data(), step.pins.size(),
                                                        step.pouts.data(), step.pouts.size());
             if (ps != EMBER_OK) {
                 std::string why = PluginRegistry::take_error();
                 return errorf(EMBER_ERR_BACKEND, "backend '%s' failed running the subgraph from '%s' (%s)%s%s",
-                              step.plugin->name.c_str(), step.node->name.c_str(), ember_status_string(ps),
+                              step.plugin->name.c_str(), step.node->name.c_str(),
+                              PluginRegistry::status_text(ps).c_str(),
                               why.empty() ? "" : ": ", why.c_str());
             }
             return Status::OK();
@@ -821,8 +878,8 @@ Status Session::run_step(Step &step, ThreadPool &pool, int threads) {
     return Status::OK();
 }
 
-bool Session::plan_matches(const Plan *p, const ember_tensor *const *inputs) const {
-    if (!p) return false;
+bool Session::plan_matches(const Plan *p, const Graph *g, const ember_tensor *const *inputs) const {
+    if (!p || (p->variant ? p->variant.get() : &model_->graph) != g) return false;
     for (size_t k = 0; k < p->input_shapes.size(); k++)
         if (inputs[k]->t.shape != p->input_shapes[k]) return false;
     for (const auto &iv : p->input_values) {

@@ -47,6 +47,17 @@ public:
     Status init();
     // Runs on `inputs` (graph-input order).
     Status run(const ember_tensor *const *inputs, size_t n_inputs);
+    // Runs `variant` instead of the model's graph: a graph derived from it with the same
+    // inputs and outputs in the same order (a language model's last-row logits,
+    // core/generate.cc). Plans are kept per graph and shapes, and a plan keeps its graph
+    // alive. Null: the model's graph, as run() above.
+    Status run(const ember_tensor *const *inputs, size_t n_inputs,
+               const std::shared_ptr<const Graph> &variant);
+    // A graph derived from the model's by `make`, built on the first call with this `key`
+    // and kept by the session, so that every caller runs (and plans) the same variant.
+    using DeriveFn = Status (*)(const Graph &model_graph, Graph *out);
+    Status derived_graph(const char *key, DeriveFn make, std::shared_ptr<const Graph> *out);
+    const SessionOptions &options() const { return opts_; }
     Status output(size_t index, const ember_tensor **out) const;
 
     Model *model() const { return model_; }
@@ -60,9 +71,10 @@ public:
 private:
     Status resolve_backends();
     Status run_step(Step &step, ThreadPool &pool, int threads);
-    bool plan_matches(const Plan *p, const ember_tensor *const *inputs) const;
+    bool plan_matches(const Plan *p, const Graph *g, const ember_tensor *const *inputs) const;
     static constexpr size_t kMaxPlans = 4;  // plans kept per session (current + spares)
-    Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs);
+    Status plan_for(const std::vector<Shape> &shapes, const ember_tensor *const *inputs,
+                    const std::shared_ptr<const Graph> &variant = nullptr);
 
     Model *model_;
     SessionOptions opts_;
@@ -71,6 +83,7 @@ private:
     std::vector<const Plugin *> backends_;   // plugins in priority order; cpu is implied last
     std::vector<std::string> node_backend_;  // per graph node: plugin name, "cpu" or "constant"
     bool have_outputs_ = false;
+    std::vector<std::pair<std::string, std::shared_ptr<const Graph>>> derived_;
 };
 
 }  // namespace ember

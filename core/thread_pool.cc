@@ -42,17 +42,28 @@ void ThreadPool::remove_job(Job *job) {
 
 ThreadPool::ThreadPool(int num_threads) {
     int workers = std::max(0, num_threads - 1);
-    workers_.reserve(workers);
-    for (int i = 0; i < workers; i++) workers_.emplace_back([this] { worker_loop(); });
+    try {
+        workers_.reserve(workers);
+        for (int i = 0; i < workers; i++) workers_.emplace_back([this] { worker_loop(); });
+    } catch (...) {
+        // A thread that cannot start (std::bad_alloc, std::system_error): the destructor
+        // will not run, and destroying a joinable std::thread calls std::terminate, so the
+        // workers already started are stopped here before the exception goes on.
+        stop_workers();
+        throw;
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_ = true;
     }
     wake_.notify_all();
     for (auto &t : workers_) t.join();
+    workers_.clear();
 }
 
 // Runs one chunk of `job`; returns false when no chunk was left to take.

@@ -54,6 +54,7 @@ private:
     struct Job;
     void worker_loop();
     static bool run_one_chunk(Job *job);
+    void stop_workers();        // sets stop_, wakes and joins every worker
     void push_job(Job *job);    // under mu_
     void remove_job(Job *job);  // under mu_; no-op if absent
 

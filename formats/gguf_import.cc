@@ -12,13 +12,15 @@
 // Every count is checked against the bytes left before anything is allocated, every
 // string and array is bounded, tensors must lie inside the file without overlapping,
 // and each tensor's shape must be what the configuration implies. F32 tensors are used
-// as they are; F16 and BF16 are widened to float32; quantised types are refused
-// (EMBER_ERR_UNSUPPORTED, a later step).
+// as they are; F16 and BF16 are widened to float32; Q8_0 and Q4_0 weight matrices keep
+// their blocks (Ember's layouts are GGML's), norm weights of those types are dequantised;
+// other quantised types are refused (EMBER_ERR_UNSUPPORTED).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 
+#include "core/kernels/llm_quant.h"
 #include "core/node_eval.h"
 #include "formats/lm_import.h"
 
@@ -359,7 +361,10 @@ public:
     }
 
     Status tokenizer(int64_t *vocab, Tokenizer *out, bool *present) const;
-    Status tensor(const std::string &name, std::vector<int64_t> ne, LmTensor *out, bool required = true);
+    // `blocks`: a weight matrix, whose Q8_0 / Q4_0 blocks are kept as they are; other
+    // tensors (norm weights) of those types are dequantised to float32.
+    Status tensor(const std::string &name, std::vector<int64_t> ne, LmTensor *out, bool required = true,
+                  bool blocks = false);
     Status unused_tensor() const {
         for (const GgufTensor &t : p_.tensors_)
             if (!t.used)
@@ -433,7 +438,8 @@ Status LlamaGguf::tokenizer(int64_t *vocab, Tokenizer *out, bool *present) const
     return Status::OK();
 }
 
-Status LlamaGguf::tensor(const std::string &name, std::vector<int64_t> ne, LmTensor *out, bool required) {
+Status LlamaGguf::tensor(const std::string &name, std::vector<int64_t> ne, LmTensor *out, bool required,
+                         bool blocks) {
     auto it = p_.by_name_.find(name);
     if (it == p_.by_name_.end()) {
         if (!required) return Status::OK();
@@ -457,13 +463,24 @@ Status LlamaGguf::tensor(const std::string &name, std::vector<int64_t> ne, LmTen
         out->owner = file_;
         return Status::OK();
     }
-    if (t.type->id != 0 && t.type->id != 1 && t.type->id != 30)
+    // Q8_0 (ggml type 8) and Q4_0 (2) have Ember's block layouts (core/kernels/llm_quant.h);
+    // the parser checked that rows are whole blocks and the bytes lie inside the file.
+    const bool q = t.type->id == 8 || t.type->id == 2;
+    const DType qt = t.type->id == 8 ? DType::Q8_0 : DType::Q4_0;
+    if (q && blocks) {
+        out->data = reinterpret_cast<const float *>(src);  // blocks, 2-byte aligned at most
+        out->owner = file_;
+        out->dtype = qt;
+        return Status::OK();
+    }
+    if (t.type->id != 0 && t.type->id != 1 && t.type->id != 30 && !q)
         return errorf(EMBER_ERR_UNSUPPORTED,
-                      "GGUF: tensor '%s' is %s; Ember imports F32, F16 and BF16 weights (quantised types "
-                      "are not supported yet)", name.c_str(), t.type->name);
+                      "GGUF: tensor '%s' is %s; Ember imports F32, F16, BF16, Q8_0 and Q4_0 weights",
+                      name.c_str(), t.type->name);
     Bytes buf = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(n) * sizeof(float));
     float *dst = reinterpret_cast<float *>(buf->data());
     if (t.type->id == 0) std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    else if (q) dequantize_blocks(qt, src, n, dst);
     else convert_half_to_float(t.type->id == 1 ? DType::F16 : DType::BF16, src, dst, n);
     out->data = dst;
     out->owner = buf;
@@ -534,25 +551,25 @@ Status import_llama(Parser &p, const Bytes &file, const LmImportOptions &opts, G
     const int64_t d = c.dim, kvd = c.kv_dim(), hid = c.hidden, V = c.vocab;
     LmWeights w;
     w.layers.resize(static_cast<size_t>(c.layers));
-    EMBER_RETURN_IF_ERROR(m.tensor("token_embd.weight", {d, V}, &w.embed));
+    EMBER_RETURN_IF_ERROR(m.tensor("token_embd.weight", {d, V}, &w.embed, true, true));
     EMBER_RETURN_IF_ERROR(m.tensor("output_norm.weight", {d}, &w.final_norm));
-    EMBER_RETURN_IF_ERROR(m.tensor("output.weight", {d, V}, &w.classifier, false));
+    EMBER_RETURN_IF_ERROR(m.tensor("output.weight", {d, V}, &w.classifier, false, true));
     // llama.cpp's llama2.c converter stores the tied classifier as a copy: tie it again.
-    if (w.classifier.data &&
-        std::memcmp(w.classifier.data, w.embed.data, static_cast<size_t>(V * d) * sizeof(float)) == 0)
+    if (w.classifier.data && w.classifier.dtype == w.embed.dtype &&
+        std::memcmp(w.classifier.data, w.embed.data, dtype_storage_bytes(w.embed.dtype, V * d)) == 0)
         w.classifier = LmTensor();
     for (int64_t l = 0; l < c.layers; l++) {
         const std::string b = "blk." + std::to_string(l) + ".";
         LmWeights::Layer &lw = w.layers[l];
         EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_norm.weight", {d}, &lw.attn_norm));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_q.weight", {d, d}, &lw.wq));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_k.weight", {d, kvd}, &lw.wk));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_v.weight", {d, kvd}, &lw.wv));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_output.weight", {d, d}, &lw.wo));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_q.weight", {d, d}, &lw.wq, true, true));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_k.weight", {d, kvd}, &lw.wk, true, true));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_v.weight", {d, kvd}, &lw.wv, true, true));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "attn_output.weight", {d, d}, &lw.wo, true, true));
         EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_norm.weight", {d}, &lw.ffn_norm));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_gate.weight", {d, hid}, &lw.w1));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_down.weight", {hid, d}, &lw.w2));
-        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_up.weight", {d, hid}, &lw.w3));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_gate.weight", {d, hid}, &lw.w1, true, true));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_down.weight", {hid, d}, &lw.w2, true, true));
+        EMBER_RETURN_IF_ERROR(m.tensor(b + "ffn_up.weight", {d, hid}, &lw.w3, true, true));
     }
     EMBER_RETURN_IF_ERROR(m.unused_tensor());
     if (opts.context > 0) {

@@ -74,14 +74,14 @@ public:
     }
 
     int32_t weight(const std::string &name, const LmTensor &t, const Shape &shape) {
-        int32_t id = g_->add_value(name, DType::F32);
+        int32_t id = g_->add_value(name, t.dtype);
         Value &v = g_->values[id];
         v.has_shape = true;
         v.shape = shape;
         v.dim_names.assign(shape.size(), "");
         ConstData c;
         c.data = reinterpret_cast<const uint8_t *>(t.data);
-        c.nbytes = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
+        c.nbytes = dtype_storage_bytes(t.dtype, shape_numel(shape));
         c.owned = t.owner;
         v.constant = static_cast<int32_t>(g_->constants.size());
         g_->constants.push_back(std::move(c));

@@ -53,10 +53,12 @@ Status read_file_bytes(const std::string &path, Bytes *out);
 
 // ---- shared by the importers (formats/lm_import.cc) ----
 
-// One float32 tensor: `data` points into `owner`'s bytes.
+// One weight tensor: `data` points into `owner`'s bytes: float32, or Q8_0 / Q4_0 blocks
+// when `dtype` says so (GGUF; weight matrices only), then reinterpreted from bytes.
 struct LmTensor {
     const float *data = nullptr;
     Bytes owner;
+    DType dtype = DType::F32;
 };
 
 struct LmWeights {

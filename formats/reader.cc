@@ -779,17 +779,21 @@ Status FileReader::read_tensor(Cursor *c, uint32_t t, Graph *g, TensorRec *rec) 
     EMBER_RETURN_IF_ERROR(c->u16(&flags, "flags"));
     EMBER_RETURN_IF_ERROR(c->u64(&rec->rel, "data offset"));
     EMBER_RETURN_IF_ERROR(c->u64(&rec->nbytes, "byte size"));
-    if (code >= kFirstBlockDType)
+    const bool blocks = dtype_is_block(DType(code));
+    if (code >= kFirstBlockDType && !blocks)
         return c->fail(EMBER_ERR_UNSUPPORTED, at,
-                       "storage dtype %u is reserved for block-quantised weights, which format "
-                       "%u.%u does not support",
+                       "storage dtype %u is reserved for block-quantised weights this reader "
+                       "(format %u.%u) does not know (it knows q8_0 = 32 and q4_0 = 33)",
                        code, kVersionMajor, kVersionMinor);
-    if (!dtype_valid(code))
+    if (!blocks && !dtype_valid(code))
         return c->fail(EMBER_ERR_FORMAT, at, "storage dtype code %u is not a known element type",
                        code);
-    if (code != static_cast<uint8_t>(v.dtype))
-        return c->fail(EMBER_ERR_FORMAT, at, "storage dtype %s differs from the value's %s",
-                       dtype_name(DType(code)), dtype_name(v.dtype));
+    // A block-quantised tensor stores a float32 value.
+    const DType logical = blocks ? DType::F32 : DType(code);
+    if (logical != v.dtype)
+        return c->fail(EMBER_ERR_FORMAT, at, "storage dtype %s differs from the value's %s%s",
+                       dtype_name(DType(code)), dtype_name(v.dtype),
+                       blocks ? " (a block-quantised tensor's value must be float32)" : "");
     if (flags) return c->fail(EMBER_ERR_FORMAT, at + 2, "reserved flag bits set (0x%04x)", flags);
     if (rank > kMaxRank)
         return c->fail(EMBER_ERR_FORMAT, at + 1, "rank %u exceeds the maximum %zu", rank,
@@ -805,7 +809,13 @@ Status FileReader::read_tensor(Cursor *c, uint32_t t, Graph *g, TensorRec *rec) 
     if (!shape_numel_checked(dims, &numel))
         return c->fail(EMBER_ERR_FORMAT, at, "shape %s has a negative dim or over 2^40 elements",
                        shape_str(dims).c_str());
-    uint64_t want = static_cast<uint64_t>(numel) * dtype_size(DType(code));  // < 2^43
+    if (blocks && (rank < 1 || dims.back() % kQuantBlock != 0))
+        return c->fail(EMBER_ERR_FORMAT, at,
+                       "a %s tensor's last dim must be a multiple of %lld, the shape is %s",
+                       dtype_name(DType(code)), static_cast<long long>(kQuantBlock),
+                       shape_str(dims).c_str());
+    // < 2^43 (block types: numel / 32 * 34)
+    uint64_t want = static_cast<uint64_t>(dtype_storage_bytes(DType(code), numel));
     if (rec->nbytes != want)
         return c->fail(EMBER_ERR_FORMAT, at + 12,
                        "byte size %llu does not match %s x %s (%llu bytes)",
@@ -830,7 +840,16 @@ Status FileReader::read_tensor(Cursor *c, uint32_t t, Graph *g, TensorRec *rec) 
                        static_cast<ull>(d.offset), static_cast<ull>(d.offset + d.size));
     ConstData &cd = g->constants[t];
     cd.nbytes = static_cast<size_t>(rec->nbytes);
-    return read_quant(c, DType(code), dims, &cd.quant);
+    EMBER_RETURN_IF_ERROR(read_quant(c, DType(code), dims, &cd.quant));
+    if (blocks) {
+        if (!cd.quant.scales.empty() || !cd.quant.zero_points.empty())
+            return c->fail(EMBER_ERR_FORMAT, at, "a %s tensor has %zu scales (its scales are in "
+                           "its blocks: 0 expected)", dtype_name(DType(code)), cd.quant.scales.size());
+        // In memory the value takes its storage type, so every op sees the blocks as such
+        // and only those that read them accept them (core/session.cc).
+        g->values[rec->value].dtype = DType(code);
+    }
+    return Status::OK();
 }
 
 Status FileReader::check_tensor_overlaps(const Graph &g) {

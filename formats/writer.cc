@@ -119,7 +119,8 @@ Status encode_value(const Value &v, size_t index, Encoder *e) {
         return errorf(EMBER_ERR_INVALID_ARGUMENT, "value '%s': %zu dim names for rank %zu",
                       v.name.c_str(), v.dim_names.size(), rank);
     e->str(v.name);
-    e->u8(static_cast<uint8_t>(v.dtype));
+    // A block-quantised constant's value is float32; its tensor entry has the blocks' type.
+    e->u8(static_cast<uint8_t>(dtype_is_block(v.dtype) ? DType::F32 : v.dtype));
     e->u8(v.has_shape ? kValueHasShape : 0);
     e->u8(static_cast<uint8_t>(rank));
     e->i32(v.constant);

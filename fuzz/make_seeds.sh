@@ -10,6 +10,11 @@
 #                      "sidecar JSON, NUL, bytes"
 # OUT_DIR/image        what IMAGE_SEED_TOOL writes from a few photos (tiny JPEG, PNG,
 #                      BMP, TGA, PNM, GIF), the MNIST PNGs and two photos as they are
+# OUT_DIR/gguf         stories260K-f32.gguf and the vocabulary-only Llama SPM GGUF as
+#                      they are, and tiny GGUFs rewritten from the first (make_lm_seeds.py)
+# OUT_DIR/llama2c      "uint32 length, checkpoint, tokenizer.bin": tiny random checkpoints
+#                      (ember make-random-llama) with the real 512-token vocabularies, one
+#                      without a tokenizer, and stories260K.bin + tok512.bin
 # Big files are left out on purpose: libFuzzer mutates whole inputs, and a 5 MB seed
 # slows every iteration of its target.
 set -euo pipefail
@@ -17,7 +22,8 @@ cli=$1 npy_tool=$2 image_tool=$3 shared=$4 out=$5
 conf=$shared/conformance
 models=$shared/models
 rm -rf "$out"
-mkdir -p "$out/ember_file" "$out/onnx_import" "$out/npy" "$out/image"
+mkdir -p "$out/ember_file" "$out/onnx_import" "$out/npy" "$out/image" "$out/gguf" "$out/llama2c"
+here=$(cd "$(dirname "$0")" && pwd)
 
 small() { [ "$(stat -c %s "$1")" -le 1048576 ]; }
 
@@ -80,6 +86,28 @@ photos=$(ls "$models"/images/imagenet/*.jpg | sort | awk 'NR % 12 == 1')
 for f in "$models"/images/mnist/*.png; do cp "$f" "$out/image/"; done
 for f in $(printf '%s\n' $photos | head -2); do cp "$f" "$out/image/"; done
 
-for t in ember_file onnx_import npy image; do
+# ---- gguf, llama2c: the language-model converters' inputs ----
+lm=$models/lm
+cp "$lm/stories260K-f32.gguf" "$out/gguf/stories260K-f32.gguf"
+cp "$lm/ggml-vocab-llama-spm.gguf" "$out/gguf/vocab-llama-spm.gguf"
+python3 "$here/make_lm_seeds.py" "$lm/stories260K-f32.gguf" "$out/gguf"
+# llama2c input: uint32 little-endian checkpoint length, checkpoint, tokenizer.bin
+pack() {  # pack CHECKPOINT TOKENIZER|"" OUT
+  python3 -c 'import struct, sys; c = open(sys.argv[1], "rb").read()
+t = open(sys.argv[2], "rb").read() if sys.argv[2] else b""
+open(sys.argv[3], "wb").write(struct.pack("<I", len(c)) + c + t)' "$1" "$2" "$3"
+}
+tmp=$(mktemp -d)
+"$cli" make-random-llama -o "$tmp/tied.bin" --dim 8 --hidden 16 --layers 1 --heads 2 \
+  --kv-heads 1 --vocab 512 --seq-len 16 >/dev/null
+"$cli" make-random-llama -o "$tmp/untied.bin" --dim 8 --hidden 16 --layers 2 --heads 2 \
+  --kv-heads 2 --vocab 512 --seq-len 16 --untied --seed 7 >/dev/null
+pack "$tmp/tied.bin" "$lm/tok512.bin" "$out/llama2c/tiny_tied_tok512.bin"
+pack "$tmp/untied.bin" "$lm/aidreams-tok512.bin" "$out/llama2c/tiny_untied_aidreams_tok.bin"
+pack "$tmp/tied.bin" "" "$out/llama2c/tiny_tied_no_tokenizer.bin"
+pack "$lm/stories260K.bin" "$lm/tok512.bin" "$out/llama2c/stories260K_tok512.bin"
+rm -rf "$tmp"
+
+for t in ember_file onnx_import npy image gguf llama2c; do
   printf '%s: %s seeds\n' "$t" "$(ls "$out/$t" | wc -l)"
 done

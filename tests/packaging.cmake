@@ -37,7 +37,7 @@ foreach(lang go rust python)
            COMMAND bash ${CMAKE_SOURCE_DIR}/bindings/run_tests.sh ${lang} ${CMAKE_BINARY_DIR}
                    $<TARGET_FILE:ember>)
   set_tests_properties(bindings_${lang} PROPERTIES
-                       FIXTURES_REQUIRED "models;classifiers" LABELS bindings
+                       FIXTURES_REQUIRED "models;classifiers;lm_models" LABELS bindings
                        SKIP_RETURN_CODE 77 TIMEOUT 1200
                        ENVIRONMENT "EMBER_SHARED_DIR=${EMBER_SHARED_DIR};CC=${CMAKE_C_COMPILER}")
 endforeach()

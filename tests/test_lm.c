@@ -7,6 +7,8 @@
  *   - the tokenizer passes llama.cpp's test vectors for the Llama SPM vocabulary
  *     (ggml-vocab-llama-spm.gguf.inp/.out, through the converted vocabulary-only model);
  *   - feeding N tokens one at a time gives the logits of one N-token prefill (1e-4);
+ *   - a feed computing the last position's logits only (the default) equals the last row
+ *     of the full [N, vocab] path (all_logits, 1e-5);
  *   - truncating and regenerating equals a fresh run; seeded sampling is reproducible;
  *   - errors: context overflow, unknown ids, not a language model, bad arguments.
  *
@@ -108,16 +110,19 @@ typedef struct {
     const ember_tokenizer *tok;
 } Lm;
 
-static void lm_open(Lm *lm, const char *path, int64_t context) {
+/* all_logits 1: feeds compute every position's logits (the session's output [n, vocab]). */
+static void lm_open_opts(Lm *lm, const char *path, int64_t context, int32_t all_logits) {
     memset(lm, 0, sizeof *lm);
     if (ember_model_load_file(g_rt, path, NULL, &lm->model) != EMBER_OK)
         fail_msg("load %s: %s", path, ember_last_error());
     assert_int_equal(ember_session_create(lm->model, NULL, &lm->session), EMBER_OK);
-    ember_generator_options go = {sizeof go, context};
+    ember_generator_options go = {sizeof go, context, all_logits};
     if (ember_generator_create(lm->session, &go, &lm->gen) != EMBER_OK)
         fail_msg("generator on %s: %s", path, ember_last_error());
     assert_int_equal(ember_generator_tokenizer(lm->gen, &lm->tok), EMBER_OK);
 }
+
+static void lm_open(Lm *lm, const char *path, int64_t context) { lm_open_opts(lm, path, context, 0); }
 
 static void lm_close(Lm *lm) {
     ember_generator_release(lm->gen);
@@ -323,7 +328,7 @@ static void test_prefill_equals_steps(void **state) {
     (void)state;
     enum { N = 24 };
     Lm lm;
-    lm_open(&lm, MODELS "stories260K.ember", 0);
+    lm_open_opts(&lm, MODELS "stories260K.ember", 0, 1);
     int32_t toks[N];
     size_t np = 0;
     const char *text = "Once upon a time, there was a little girl named Lily who liked cake.";
@@ -362,6 +367,77 @@ static void test_prefill_equals_steps(void **state) {
     printf("prefill vs steps: max |diff| %.3g over %d positions\n", worst, N);
     ember_generator_release(g2);
     free(rows);
+    lm_close(&lm);
+}
+
+/* The default generator computes the classifier for the last position only: its logits
+ * equal the last row of the full [N, vocab] path (a one-row dot product there, a GEMM
+ * row here: 1e-5), its session output is [1, vocab], and greedy continuations agree. */
+static void test_last_row_only(void **state) {
+    (void)state;
+    enum { N = 20, G = 40 };
+    Lm lm;
+    lm_open(&lm, MODELS "stories260K.ember", 0);
+    int32_t toks[64];
+    size_t np = 0;
+    const char *text = "Once upon a time, there was a little girl named Lily who liked cake.";
+    assert_int_equal(ember_tokenizer_encode(lm.tok, text, strlen(text), EMBER_TOKENIZE_ADD_BOS, toks, 64, &np),
+                     EMBER_OK);
+    assert_true(np >= N);
+    assert_int_equal(ember_generator_feed(lm.gen, toks, N), EMBER_OK);
+    const ember_tensor *out;
+    assert_int_equal(ember_session_output(lm.session, 0, &out), EMBER_OK);
+    assert_int_equal(ember_tensor_rank(out), 2);
+    assert_int_equal(ember_tensor_dims(out)[0], 1);
+    const size_t vocab = (size_t)ember_tensor_dims(out)[1];
+    const float *last;
+    size_t nv;
+    assert_int_equal(ember_generator_logits(lm.gen, &last, &nv), EMBER_OK);
+    assert_int_equal(nv, vocab);
+    assert_memory_equal(last, ember_tensor_data_const(out), vocab * sizeof(float));
+    float *mine = malloc(sizeof(float) * vocab);
+    memcpy(mine, last, sizeof(float) * vocab);
+
+    /* The full path on the same session. */
+    ember_generator *full;
+    ember_generator_options go = {sizeof go, 0, 1};
+    assert_int_equal(ember_generator_create(lm.session, &go, &full), EMBER_OK);
+    assert_int_equal(ember_generator_feed(full, toks, N), EMBER_OK);
+    assert_int_equal(ember_session_output(lm.session, 0, &out), EMBER_OK);
+    assert_int_equal(ember_tensor_dims(out)[0], N);
+    const float *rows = ember_tensor_data_const(out);
+    double worst = 0;
+    for (size_t i = 0; i < vocab; i++) {
+        double d = fabs((double)mine[i] - rows[(N - 1) * vocab + i]);
+        if (d > worst) worst = d;
+        if (d > 1e-5) fail_msg("logit %zu: last row only %.7f, full %.7f", i, mine[i], rows[(N - 1) * vocab + i]);
+    }
+    printf("last row only vs full: max |diff| %.3g\n", worst);
+    const float *full_last;
+    assert_int_equal(ember_generator_logits(full, &full_last, NULL), EMBER_OK);
+    assert_memory_equal(full_last, rows + (N - 1) * vocab, vocab * sizeof(float));
+    assert_int_equal(argmax(full_last, vocab), argmax(mine, vocab));
+
+    /* Greedy continuations agree token for token. */
+    int32_t a[G], b[G];
+    size_t na, nb;
+    ember_stop_reason why;
+    ember_generate_options gen = {sizeof gen, G, 1, NULL, NULL};
+    assert_int_equal(ember_generator_generate(lm.gen, &gen, a, G, &na, &why), EMBER_OK);
+    assert_int_equal(ember_generator_generate(full, &gen, b, G, &nb, &why), EMBER_OK);
+    assert_int_equal(na, G);
+    assert_int_equal(nb, G);
+    assert_memory_equal(a, b, sizeof a);
+    ember_generator_release(full);
+    free(mine);
+    lm_close(&lm);
+
+    /* all_logits other than 0 and 1 is refused. */
+    lm_open(&lm, MODELS "stories260K.ember", 0);
+    ember_generator *bad = NULL;
+    go.all_logits = 2;
+    assert_int_equal(ember_generator_create(lm.session, &go, &bad), EMBER_ERR_INVALID_ARGUMENT);
+    assert_null(bad);
     lm_close(&lm);
 }
 
@@ -516,7 +592,7 @@ static void test_errors(void **state) {
     assert_int_equal(ember_tokenizer_create(NULL, NULL), EMBER_ERR_INVALID_ARGUMENT);
     ember_generator_release(NULL);
     ember_tokenizer_release(NULL);
-    ember_generator_options bad = {sizeof bad, -5};
+    ember_generator_options bad = {sizeof bad, -5, 0};
     ember_generator *g;
     assert_int_equal(ember_generator_create(lm.session, &bad, &g), EMBER_ERR_INVALID_ARGUMENT);
     lm_close(&lm);
@@ -554,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_golden_aidreams),
         cmocka_unit_test(test_tokenizer_llama_spm),
         cmocka_unit_test(test_prefill_equals_steps),
+        cmocka_unit_test(test_last_row_only),
         cmocka_unit_test(test_truncate_regenerate),
         cmocka_unit_test(test_callback_and_context_end),
         cmocka_unit_test(test_errors),

@@ -3,7 +3,8 @@
 #   - `ember generate --json` reproduces the golden greedy ids (prompt and BOS runs);
 #   - `ember convert` refuses damaged checkpoints with a clear message and exit code 1;
 #   - `ember generate` refuses a prompt longer than the context;
-#   - `ember make-random-llama` + convert + bench-lm work end to end on a tiny shape.
+#   - `ember make-random-llama` + convert + bench-lm work end to end on a tiny shape;
+#     bench-lm's weight bytes per token, --profile and ember bench-mem run.
 set -eu
 ember=$1 models=$2 lm=$3
 tmp=$(mktemp -d)
@@ -64,3 +65,13 @@ echo "ok: long prompt refused"
 "$ember" bench-lm "$tmp/r.ember" --prompt-len 8 --gen 8 --runs 1 --json | grep -q '"decode_tok_s":' ||
   fail "bench-lm"
 echo "ok: make-random-llama, convert, bench-lm"
+# The benchmark tools run and say what they measured (their figures are not checked).
+# The tiny model reads all its 94,528 float32 parameters per token (tied classifier).
+"$ember" bench-lm "$tmp/r.ember" --prompt-len 8 --gen 8 --runs 1 --json --copy-on-load |
+  grep -q '"weight_bytes_per_token":378112' || fail "bench-lm weight bytes per token"
+"$ember" bench-lm "$tmp/r.ember" --prompt-len 8 --gen 8 --runs 1 --profile | grep -q "CacheAttention" ||
+  fail "bench-lm --profile"
+"$ember" bench-mem --size-mib 8 --passes 1 --threads 1,2 --json | grep -q '"threads":2,"gb_s":' ||
+  fail "bench-mem"
+if "$ember" bench-mem --threads 0 2>/dev/null; then fail "bench-mem --threads 0 accepted"; fi
+echo "ok: bench-lm --json/--profile, bench-mem"

@@ -1,5 +1,7 @@
 // `ember bench MODEL.ember --threads T --batch N [--json]`: latency of repeated runs on
 // fixed-pattern inputs, after a warm-up. Figures, not a test.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +14,13 @@
 #include "tools/commands.h"
 
 namespace {
+
+// CPU time of the whole process (every thread, user + system), in ms.
+double cpu_ms() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
 
 double now_ms() {
     using namespace std::chrono;
@@ -68,7 +77,7 @@ int cmd_bench(int argc, char **argv) {
     std::vector<double> times;
     int rc = 1;
     size_t n_in = 0;
-    double load_ms = 0, first_ms = 0;
+    double load_ms = 0, first_ms = 0, cpu_per_run = 0;
     ember_session_options so{};
     so.struct_size = sizeof so;
     so.backends = backends;
@@ -105,13 +114,14 @@ int cmd_bench(int argc, char **argv) {
         first_ms = now_ms() - t0;
         for (int i = 1; i < warmup; i++)
             if (ember_session_run(session, inputs.data(), inputs.size()) != EMBER_OK) goto fail;
-        double start = now_ms();
+        double start = now_ms(), cpu0 = cpu_ms();
         while ((runs > 0 && static_cast<int>(times.size()) < runs) ||
                (runs <= 0 && (now_ms() - start < min_seconds * 1000 || times.size() < 10))) {
             double a = now_ms();
             if (ember_session_run(session, inputs.data(), inputs.size()) != EMBER_OK) goto fail;
             times.push_back(now_ms() - a);
         }
+        cpu_per_run = (cpu_ms() - cpu0) / static_cast<double>(times.size());
     }
     {
         std::sort(times.begin(), times.end());
@@ -134,12 +144,14 @@ int cmd_bench(int argc, char **argv) {
         if (used.empty()) used = "cpu";
         if (json) {
             printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"batch\":%d,\"median_ms\":%.4f,"
-                   "\"p90_ms\":%.4f,\"runs\":%zu,\"load_ms\":%.3f,\"first_run_ms\":%.3f,\"arena_bytes\":%zu}\n",
-                   name.c_str(), used.c_str(), threads, batch, median, p90, times.size(), load_ms, first_ms, arena);
+                   "\"p90_ms\":%.4f,\"runs\":%zu,\"load_ms\":%.3f,\"first_run_ms\":%.3f,\"arena_bytes\":%zu,\"cpu_ms\":%.4f}\n",
+                   name.c_str(), used.c_str(), threads, batch, median, p90, times.size(), load_ms, first_ms, arena,
+                   cpu_per_run);
         } else {
             printf("model %s  backend %s  threads %d  batch %d\n", name.c_str(), used.c_str(), threads, batch);
             printf("  load %.3f ms, first run %.3f ms, arena %zu bytes\n", load_ms, first_ms, arena);
-            printf("  median %.4f ms  p90 %.4f ms  over %zu runs\n", median, p90, times.size());
+            printf("  median %.4f ms  p90 %.4f ms  over %zu runs, %.4f ms of CPU time per run\n", median, p90,
+                   times.size(), cpu_per_run);
         }
     }
     if (profile) {

@@ -68,6 +68,21 @@ int cmd_info(int argc, char **argv) {
         bytes_total += g.constants[v.constant].nbytes;
     }
     printf("parameters: %zu (%zu bytes in %zu tensors)\n", params, bytes_total, g.constants.size());
+    // Block-quantised weights (ember quantize, GGUF Q8_0/Q4_0): tensors and bytes per type.
+    std::map<std::string, std::pair<size_t, size_t>> by_type;
+    bool blocks = false;
+    for (const auto &v : g.values) {
+        if (v.constant < 0) continue;
+        blocks |= ember::dtype_is_block(v.dtype);
+        auto &e = by_type[ember::dtype_name(v.dtype)];
+        e.first++;
+        e.second += g.constants[v.constant].nbytes;
+    }
+    if (blocks) {
+        printf("weights by type:\n");
+        for (const auto &kv : by_type)
+            printf("  %-10s %zu tensors, %zu bytes\n", kv.first.c_str(), kv.second.first, kv.second.second);
+    }
     printf("metadata:\n");
     for (const auto &kv : g.metadata) {
         std::string v = kv.second;

@@ -7,6 +7,9 @@ int cmd_convert_lm(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench_lm(int argc, char **argv);
 int cmd_make_random_llama(int argc, char **argv);
+// Q8_0 / Q4_0 weights for a language model (cmd_quantize.cc).
+int cmd_quantize(int argc, char **argv);
+int cmd_bench_mem(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -17,8 +17,10 @@ void usage(FILE *f) {
             "  ember generate MODEL.ember [--prompt TEXT] [-n N] [--temperature T] [--top-k K]\n"
             "                 [--top-p P] [--seed S] [--threads T] [--json]\n"
             "  ember bench-lm MODEL.ember [--prompt-len P] [--gen N] [--threads T] [--json]\n"
+            "  ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--prompt TEXT] [--steps N]\n"
             "  ember make-random-llama -o OUT.bin [--dim D --layers L --heads H --kv-heads K\n"
             "                 --hidden F --vocab V --seq-len S --seed S]\n"
+            "  ember bench-mem [--size-mib N] [--threads LIST] [--passes P] [--json]\n"
             "  ember info MODEL.ember [--graph]\n"
             "  ember run MODEL.ember -i FILE [-i FILE...] [-o DIR] [--top K] [--threads T] [--backend LIST]\n"
             "  ember bench MODEL.ember [--threads T] [--batch N] [--runs R] [--json] [--backend LIST]\n"
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
     if (cmd == "generate") return cmd_generate(argc - 2, argv + 2);
     if (cmd == "bench-lm") return cmd_bench_lm(argc - 2, argv + 2);
     if (cmd == "make-random-llama") return cmd_make_random_llama(argc - 2, argv + 2);
+    if (cmd == "quantize") return cmd_quantize(argc - 2, argv + 2);
+    if (cmd == "bench-mem") return cmd_bench_mem(argc - 2, argv + 2);
     fprintf(stderr, "ember: unknown command '%s'\n", cmd.c_str());
     usage(stderr);
     return 2;

@@ -11,11 +11,16 @@ bool LmHandles::open(const char *tool, const std::string &path, int threads, int
     ember_session_options so{};
     so.struct_size = sizeof so;
     so.num_threads = threads;
+    so.enable_profiling = profile ? 1 : 0;
     ember_generator_options go{};
     go.struct_size = sizeof go;
     go.context = context;
+    ember_model_options mo{};
+    mo.struct_size = sizeof mo;
+    mo.copy_on_load = copy_on_load ? 1 : 0;
+    mo.verify_checksums = 1;
     if (ember_runtime_create(&ro, &rt) != EMBER_OK ||
-        ember_model_load_file(rt, path.c_str(), nullptr, &model) != EMBER_OK ||
+        ember_model_load_file(rt, path.c_str(), &mo, &model) != EMBER_OK ||
         ember_session_create(model, &so, &session) != EMBER_OK ||
         ember_generator_create(session, &go, &gen) != EMBER_OK) {
         fprintf(stderr, "%s: %s\n", tool, ember_last_error());

@@ -14,6 +14,8 @@ struct LmHandles {
     ember_session *session = nullptr;
     ember_generator *gen = nullptr;
     const ember_tokenizer *tok = nullptr;  // borrowed from gen; null without a tokenizer
+    bool profile = false;                  // set before open(): time every step (bench-lm --profile)
+    bool copy_on_load = false;             // set before open(): read the file into (huge-page) memory
 
     ~LmHandles() {
         ember_generator_release(gen);

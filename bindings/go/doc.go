@@ -45,4 +45,22 @@
 // explicitly. Session.Run copies inputs into C memory (cgo forbids C from keeping Go
 // pointers) and returns outputs copied into fresh Go slices, so they stay valid after
 // the next Run and after Close.
+//
+// # Language models
+//
+// A Generator runs a session of a language model (a converted llama2.c or GGUF
+// checkpoint) and owns the key/value caches of one sequence; a Tokenizer turns text into
+// token ids and back:
+//
+//	gen, err := session.NewGenerator(nil)          // the session refuses to Close before gen
+//	defer gen.Close()
+//	tok, _ := gen.Tokenizer()                       // borrowed: valid until gen.Close
+//	ids, _ := tok.Encode("Once upon a time", ember.AddBOS)
+//	err = gen.Feed(ids)                             // prefill in one run
+//	out, why, err := gen.Generate(&ember.GenerateOptions{MaxTokens: 60},
+//		func(id int32, piece string) bool { fmt.Print(piece); return true })
+//
+// A Generator's calls take its session's mutex (several generators may share one
+// session). The per-token callback runs on the calling goroutine; a panic in it stops
+// generation and is re-raised by Generate once the library has returned.
 package ember

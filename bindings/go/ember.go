@@ -467,17 +467,24 @@ type Session struct {
 	p      *C.ember_session
 	model  *Model            // kept alive while the session lives
 	inputs []*C.ember_tensor // C copies of the inputs, reused while dtype and shape stay
+	// generators counts the open Generators of this session (lm.go): the session must
+	// outlive them, so Close refuses while there are any.
+	generators int
 }
 
 // Model returns the model the session was created from.
 func (s *Session) Model() *Model { return s.model }
 
-// Close releases the session. Closing twice is a no-op.
+// Close releases the session. It fails with StatusInvalidArgument while generators of
+// the session are open. Closing twice is a no-op.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil {
 		return nil
+	}
+	if s.generators > 0 {
+		return errorf(StatusInvalidArgument, "the session has %d open generator(s): close them first", s.generators)
 	}
 	s.releaseInputs()
 	C.ember_session_release(s.p)

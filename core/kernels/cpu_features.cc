@@ -17,6 +17,7 @@ namespace {
 struct Detected {
     bool avx2_fma = false;
     bool avx512 = false;
+    bool avx512_vnni = false;
 };
 
 #ifdef EMBER_X86
@@ -53,6 +54,7 @@ Detected detect() {
     bool avx512vl = ebx & (1u << 31);
     d.avx2_fma = os_ymm && avx2 && fma && f16c;
     d.avx512 = d.avx2_fma && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
+    d.avx512_vnni = d.avx512 && (ecx & (1u << 11));
 #endif
     // A level whose code this build lacks cannot be used: the per-ISA sources are only
     // compiled for x86 targets (see CMakeLists.txt).
@@ -69,13 +71,16 @@ CpuFeatures make_features() {
     CpuFeatures f;
     f.avx2_fma = d.avx2_fma;
     f.avx512 = d.avx512;
+    f.avx512_vnni = d.avx512_vnni;
     const char *cap = std::getenv("EMBER_CPU_ISA");
     if (cap && *cap) {
         if (std::strcmp(cap, "portable") == 0 || std::strcmp(cap, "generic") == 0) {
             f.avx2_fma = false;
             f.avx512 = false;
+            f.avx512_vnni = false;
         } else if (std::strcmp(cap, "avx2") == 0) {
             f.avx512 = false;
+            f.avx512_vnni = false;
         }
         // "avx512" or anything unknown: no cap (a cap never raises the level).
     }
@@ -99,6 +104,8 @@ bool cpu_isa_supported(CpuIsa isa) {
     }
     return false;
 }
+
+bool cpu_has_avx512_vnni() { return detected().avx512_vnni; }
 
 const char *cpu_isa_name(CpuIsa isa) {
     switch (isa) {

@@ -19,6 +19,7 @@ enum class CpuIsa : int {
 struct CpuFeatures {
     bool avx2_fma = false;   // AVX2 + FMA + F16C usable (after the EMBER_CPU_ISA cap)
     bool avx512 = false;     // AVX-512 F/BW/VL/DQ usable (after the cap)
+    bool avx512_vnni = false;  // and AVX-512 VNNI (vpdpbusd): only with avx512
     CpuIsa isa = CpuIsa::Portable;   // the best usable level
     const char *isa_name = "portable";
 };
@@ -30,6 +31,9 @@ const CpuFeatures &cpu_features();
 // True when this machine and OS can run `isa` code, ignoring EMBER_CPU_ISA (tests use
 // it to exercise every level the machine has).
 bool cpu_isa_supported(CpuIsa isa);
+
+// AVX-512 VNNI on top of CpuIsa::Avx512, ignoring EMBER_CPU_ISA.
+bool cpu_has_avx512_vnni();
 
 // "portable", "avx2", "avx512".
 const char *cpu_isa_name(CpuIsa isa);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/kernels/llm_quant.h"
 #include "core/kernels/shape_internal.h"
 #include "core/thread_pool.h"
 
@@ -54,7 +55,14 @@ Status infer_gather(InferContext &ctx) {
     EMBER_RETURN_IF_ERROR(require_input(ctx, "Gather", 1));
     const TensorInfo &x = *ctx.input(0);
     const TensorInfo &idx = *ctx.input(1);
-    EMBER_RETURN_IF_ERROR(check_known_dtype("Gather", x.dtype));
+    // A block-quantised [rows, K] table (an embedding): rows along axis 0, as float32.
+    const bool blocks = dtype_is_block(x.dtype);
+    if (blocks && (x.rank() != 2 || ctx.node->attr_int("axis", 0) != 0))
+        return errorf(EMBER_ERR_UNSUPPORTED,
+                      "Gather: a %s table must be [rows, K] and gathered along axis 0, got %s axis %lld",
+                      dtype_name(x.dtype), shape_str(x.shape).c_str(),
+                      static_cast<long long>(ctx.node->attr_int("axis", 0)));
+    if (!blocks) EMBER_RETURN_IF_ERROR(check_known_dtype("Gather", x.dtype));
     if (!is_index_dtype(idx.dtype))
         return errorf(EMBER_ERR_UNSUPPORTED, "Gather: indices dtype %s is not supported",
                       dtype_name(idx.dtype));
@@ -68,8 +76,29 @@ Status infer_gather(InferContext &ctx) {
     if (out.size() > kMaxRank)
         return errorf(EMBER_ERR_UNSUPPORTED, "Gather: output rank %zu exceeds %zu", out.size(),
                       kMaxRank);
-    ctx.output(0).dtype = x.dtype;
+    ctx.output(0).dtype = blocks ? DType::F32 : x.dtype;
     ctx.output(0).shape = out;
+    return Status::OK();
+}
+
+// Gather of whole rows of a block-quantised table: each row dequantised (llm_quant.h).
+Status create_gather_blocks(const TensorInfo &x, std::unique_ptr<Kernel> *out) {
+    const DType t = x.dtype;
+    const int64_t rows = x.shape[0], k = x.shape[1];
+    const size_t row_bytes = dtype_storage_bytes(t, k);
+    *out = make_fn_kernel([t, rows, k, row_bytes](const KernelIO &io) -> Status {
+        const Tensor &idx = io.inputs[1];
+        EMBER_RETURN_IF_ERROR(check_indices("Gather", idx, rows));
+        const uint8_t *src = static_cast<const uint8_t *>(io.inputs[0].data);
+        float *dst = static_cast<float *>(io.outputs[0].data);
+        const bool i64 = idx.dtype == DType::I64;
+        for (int64_t u = 0, n = idx.numel(); u < n; u++) {
+            int64_t v = load_index(idx.data, i64, u);
+            if (v < 0) v += rows;
+            dequantize_blocks(t, src + static_cast<size_t>(v) * row_bytes, k, dst + u * k);
+        }
+        return Status::OK();
+    });
     return Status::OK();
 }
 
@@ -121,6 +150,7 @@ void gather_blocks(const GatherJob &j, int64_t begin, int64_t end) {
 
 Status create_gather(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     const TensorInfo &x = *ctx.input(0);
+    if (dtype_is_block(x.dtype)) return create_gather_blocks(x, out);
     int64_t axis;
     normalize_axis(ctx.node->attr_int("axis", 0), x.rank(), &axis);
     int64_t outer = 1, inner = 1;

@@ -360,8 +360,6 @@ bool parse_eltwise(const NodeView &n, EltSpec *s) {
 
 // ---- Gemm / MatMul ----
 
-namespace {
-
 Dims row_major_strides(const Dims &d) {
     Dims s(d.size());
     int64_t acc = 1;
@@ -371,8 +369,6 @@ Dims row_major_strides(const Dims &d) {
     }
     return s;
 }
-
-}  // namespace
 
 bool parse_matmul(const NodeView &n, MatMulSpec *s) {
     if (n.n_outputs() != 1 || !n.has_output(0) || !n.has_input(0) || !n.has_input(1)) return false;
@@ -479,6 +475,36 @@ bool parse_softmax(const NodeView &n, SoftmaxSpec *s) {
         s->dims = x;
         s->axis = static_cast<int>(axis);
     }
+    return true;
+}
+
+// ---- LayerNormalization ----
+
+bool parse_layernorm(const NodeView &n, LayerNormSpec *s) {
+    if (!n.only_attrs({"axis", "epsilon", "stash_type"})) return false;
+    if (n.n_inputs() < 2 || n.n_inputs() > 3 || !n.has_input(0) || !n.has_input(1)) return false;
+    if (n.n_outputs() < 1 || !n.has_output(0)) return false;
+    for (size_t o = 1; o < n.n_outputs(); o++)
+        if (n.has_output(o)) return false;  // Mean, InvStdDev: not computed here
+    int64_t axis, stash;
+    if (!n.get_int("axis", -1, &axis) || !n.get_float("epsilon", 1e-5f, &s->epsilon) ||
+        !n.get_int("stash_type", 1, &stash) || stash != 1)
+        return false;
+    if (!is_float_tensor(n.in(0)) || !is_float_tensor(n.out(0)) || n.out_dims(0) != n.in_dims(0)) return false;
+    Dims x = n.in_dims(0);
+    int64_t r = static_cast<int64_t>(x.size());
+    if (axis < -r || axis >= r) return false;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < r; i++) (i < axis ? outer : inner) *= x[i];
+    // oneDNN normalises the last dimension with per-element scale and shift: Scale and B
+    // must cover the normalised dimensions whole (no broadcasting).
+    for (size_t i = 1; i < n.n_inputs(); i++) {
+        if (!n.has_input(i)) continue;
+        if (!is_float_tensor(n.in(i)) || numel(n.in_dims(i)) != inner) return false;
+    }
+    s->has_bias = n.n_inputs() > 2 && n.has_input(2);
+    s->dims = {outer, inner};
     return true;
 }
 
@@ -604,6 +630,7 @@ bool node_supported(const NodeView &n) {
     MatMulSpec mm;
     BatchNormSpec bn;
     SoftmaxSpec sm;
+    LayerNormSpec ln;
     ConcatSpec cc;
     BinarySpec bin;
     LrnSpec lrn;
@@ -614,6 +641,7 @@ bool node_supported(const NodeView &n) {
     if (n.is("Gemm") || n.is("MatMul")) return parse_matmul(n, &mm);
     if (n.is("BatchNormalization")) return parse_batchnorm(n, &bn);
     if (n.is("Softmax") || n.is("LogSoftmax")) return parse_softmax(n, &sm);
+    if (n.is("LayerNormalization")) return parse_layernorm(n, &ln);
     if (n.is("Concat")) return parse_concat(n, &cc);
     if (n.is("Add") || n.is("Sub") || n.is("Mul") || n.is("Div")) return parse_binary(n, &bin);
     if (n.is("LRN")) return parse_lrn(n, &lrn);

@@ -75,6 +75,7 @@ bool constant_scalar(const ember_plugin_value &v, float *out);
 memory::desc plain_md(const Dims &dims, memory::data_type dt = memory::data_type::f32);
 // `dims` right-aligned to `rank` with leading 1s (numpy broadcasting).
 Dims pad_left(const Dims &dims, size_t rank);
+Dims row_major_strides(const Dims &dims);
 
 // ---- per-operator parameters ----
 
@@ -126,6 +127,15 @@ struct SoftmaxSpec {
     Dims dims;                  // the shape the softmax runs on (2-D when coerced)
 };
 bool parse_softmax(const NodeView &n, SoftmaxSpec *s);
+
+// LayerNormalization (opset 17) over the dimensions from `axis` on: run as [outer, inner]
+// rows, Scale (and B) of `inner` elements; no Mean / InvStdDev outputs.
+struct LayerNormSpec {
+    float epsilon = 1e-5f;
+    bool has_bias = false;
+    Dims dims;  // {outer, inner}
+};
+bool parse_layernorm(const NodeView &n, LayerNormSpec *s);
 
 struct ConcatSpec {
     int axis = 0;

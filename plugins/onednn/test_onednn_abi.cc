@@ -232,8 +232,37 @@ void reference(Case &c) {
             bool tb = find_attr(n, "transB") && find_attr(n, "transB")->i;
             float alpha = find_attr(n, "alpha") ? find_attr(n, "alpha")->f : 1.f;
             float beta = find_attr(n, "beta") ? find_attr(n, "beta")->f : 1.f;
-            y = ref_matmul(in(0), in(1), ta, tb, alpha);
+            if (in(0).dims.size() > 2 && in(1).dims.size() == 2) {  // [..., M, K] x [K, N]: rows stacked
+                Tensor a2 = in(0);
+                a2.dims = {numel(a2.dims) / a2.dims.back(), a2.dims.back()};
+                y = ref_matmul(a2, in(1), false, false, 1.f);
+                Dims yd = in(0).dims;
+                yd.back() = in(1).dims[1];
+                y.dims = yd;
+            } else {
+                y = ref_matmul(in(0), in(1), ta, tb, alpha);
+            }
             if (n.ins.size() > 2) y = ref_binary(y, in(2), [beta](float p, float q) { return p + beta * q; });
+        } else if (n.op == "LayerNormalization") {
+            const Tensor &x = in(0);
+            int64_t r = static_cast<int64_t>(x.dims.size());
+            int64_t axis = find_attr(n, "axis") ? find_attr(n, "axis")->i : -1;
+            if (axis < 0) axis += r;
+            float eps = find_attr(n, "epsilon") ? find_attr(n, "epsilon")->f : 1e-5f;
+            int64_t inner = 1;
+            for (int64_t i = axis; i < r; i++) inner *= x.dims[i];
+            y = x;
+            for (int64_t row = 0; row < numel(x.dims) / inner; row++) {
+                const float *p = &x.data[row * inner];
+                double mean = 0, var = 0;
+                for (int64_t i = 0; i < inner; i++) mean += p[i];
+                mean /= inner;
+                for (int64_t i = 0; i < inner; i++) var += (p[i] - mean) * (p[i] - mean);
+                var /= inner;
+                for (int64_t i = 0; i < inner; i++)
+                    y.data[row * inner + i] = float((p[i] - mean) / std::sqrt(var + eps) * in(1).data[i] +
+                                                    (n.ins.size() > 2 ? in(2).data[i] : 0.f));
+            }
         } else if (n.op == "LRN") {
             int64_t size = find_attr(n, "size")->i;
             float alpha = 1e-4f, beta = 0.75f, bias = 1.f;
@@ -595,6 +624,32 @@ void cases(Plugin &p) {
         c.node("Add", {"m", "b"}, {"a"});
         c.node("Relu", {"a"}, {"y"});
         c.outputs = {"y"};
+        run_case(p, c);
+    }
+    {
+        // Weights shared by the batch: run as one [4*3, 7] x [7, 5] product, with the bias,
+        // a residual sum and an activation fused.
+        Case c{"rank-3 matmul with 2-D weights + bias + residual + relu"};
+        c.input("x", {4, 3, 7});
+        c.input("r", {4, 3, 5});
+        c.constant("w", {7, 5});
+        c.constant("b", {5});
+        c.node("MatMul", {"x", "w"}, {"m"});
+        c.node("Add", {"b", "m"}, {"a"});
+        c.node("Add", {"a", "r"}, {"s"});
+        c.node("Relu", {"s"}, {"y"});
+        c.outputs = {"y"};
+        run_case(p, c);
+    }
+    {
+        Case c{"layer normalization, last axis, scale and bias; then over two axes, scale only"};
+        c.input("x", {2, 5, 16});
+        c.constant("g", {16});
+        c.constant("b", {16});
+        c.constant("g2", {5, 16});
+        c.node("LayerNormalization", {"x", "g", "b"}, {"y"});
+        c.node("LayerNormalization", {"y", "g2"}, {"z"}, {ai("axis", 1), af("epsilon", 1e-3f)});
+        c.outputs = {"y", "z"};
         run_case(p, c);
     }
     {

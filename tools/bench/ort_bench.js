@@ -33,16 +33,19 @@ async function main() {
   for (let i = 0; i < 3; i++) await session.run(feeds);
   const times = [];
   const start = Date.now();
+  const cpu0 = process.cpuUsage();  // the whole process, every thread
   while (Date.now() - start < secs * 1000 || times.length < 10) {
     const a = process.hrtime.bigint();
     await session.run(feeds);
     times.push(Number(process.hrtime.bigint() - a) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0);
   times.sort((x, y) => x - y);
   const median = times[Math.floor(times.length / 2)];
   const p90 = times[Math.min(times.length - 1, Math.floor(times.length * 0.9))];
   console.log(JSON.stringify({ model: model.split('/').pop(), backend: 'onnxruntime', threads: t, batch: b,
-    median_ms: +median.toFixed(4), p90_ms: +p90.toFixed(4), runs: times.length, load_ms: +loadMs.toFixed(3) }));
+    median_ms: +median.toFixed(4), p90_ms: +p90.toFixed(4), runs: times.length, load_ms: +loadMs.toFixed(3),
+    cpu_ms: +((cpu.user + cpu.system) / 1000 / times.length).toFixed(4) }));
 }
 
 main().catch((e) => { console.error('ort_bench: ' + e.message); process.exit(1); });

@@ -8,6 +8,10 @@
 
     outputs = session.run([np.zeros((1, 3, 224, 224), np.float32)])   # NumPy in, NumPy out
 
+    with ember.Model.open("stories260K.ember") as lm, lm.session() as s, s.generator() as gen:
+        gen.feed(gen.tokenizer.encode("Once upon a time"))             # BOS + prompt
+        result = gen.generate(max_tokens=60, callback=lambda id, piece: print(piece.decode()))
+
 A ctypes binding of libember.so (api/ember.h); no compiled extension. The library is
 found through EMBER_LIBRARY (its full path), EMBER_LIB_DIR (its folder), or the system
 search path (libember.so.0). See docs/bindings.md.
@@ -22,8 +26,9 @@ keeps its Model alive, a Model its Runtime).
 from ._lib import EmberError, Status, version, api_version, has_image_api
 from ._core import (DType, Runtime, Model, Session, ValueInfo, NodeInfo, Image, ClassScore,
                     PixelFormat, PluginInfo, ProfileEntry)
+from ._lm import Tokenizer, TokenizerInfo, Generator, GenerateResult, StopReason
 
 __all__ = ["EmberError", "Status", "DType", "Runtime", "Model", "Session", "ValueInfo",
            "NodeInfo", "Image", "ClassScore", "PixelFormat", "PluginInfo", "ProfileEntry", "version", "api_version",
-           "has_image_api"]
+           "has_image_api", "Tokenizer", "TokenizerInfo", "Generator", "GenerateResult", "StopReason"]
 __version__ = "0.1.0"

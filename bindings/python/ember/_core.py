@@ -1,4 +1,5 @@
 """Runtime, Model, Session, Image: the ctypes binding's objects."""
+import contextlib
 import ctypes
 import enum
 import os
@@ -7,8 +8,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._lib import (CClassScore, CPluginInfo, CValueInfo, EmberError, ModelOptions, RuntimeOptions,
-                   SessionOptions, Status, check, lib, require_images)
+from ._lib import (CClassScore, CGeneratorOptions, CPluginInfo, CValueInfo, EmberError, ModelOptions,
+                   RuntimeOptions, SessionOptions, Status, check, lib, require_images)
+from ._lm import Generator, Tokenizer, _require_lm
 
 
 class DType(enum.IntEnum):
@@ -249,6 +251,14 @@ class Model(_Handle):
         check(lib.ember_session_create(self._live("model"), ctypes.byref(opts), ctypes.byref(p)))
         return Session(p.value, self)
 
+    def tokenizer(self):
+        """A Tokenizer from the vocabulary stored in the model (owned: close() it or use
+        `with`); EmberError(NOT_FOUND) when the model has none."""
+        _require_lm()
+        p = ctypes.c_void_p()
+        check(lib.ember_tokenizer_create(self._live("model"), ctypes.byref(p)))
+        return Tokenizer(p.value)
+
 
 def _array_from_c(t):
     """Copies a C tensor into a new NumPy array."""
@@ -269,11 +279,34 @@ class Session(_Handle):
         self._ptr = ptr
         self.model = model
         self._lock = threading.Lock()
+        self._holder = None       # thread id holding _lock (see _guard)
+        self._generators = 0      # open Generators: the session must outlive them
         self._image_input = None  # C tensor that preprocessing fills
 
-    def close(self):
+    @contextlib.contextmanager
+    def _guard(self):
+        """Holds the session's lock. Re-entry from the thread holding it (a generate
+        callback using its generator or session) raises instead of deadlocking."""
+        me = threading.get_ident()
+        if self._holder == me:
+            raise EmberError(Status.INVALID_ARGUMENT,
+                             "the session is busy on this thread: a generate callback may not "
+                             "use its generator or session")
         with self._lock:
+            self._holder = me
+            try:
+                yield
+            finally:
+                self._holder = None
+
+    def close(self):
+        """Releases the session; raises EmberError while generators of it are open."""
+        with self._guard():
             if self._ptr:
+                if self._generators:
+                    raise EmberError(Status.INVALID_ARGUMENT,
+                                     f"the session has {self._generators} open generator(s): "
+                                     "close them first")
                 if self._image_input:
                     lib.ember_tensor_release(self._image_input)
                     self._image_input = None
@@ -309,7 +342,7 @@ class Session(_Handle):
             if unknown:
                 raise EmberError(Status.NOT_FOUND, f"no model input named {sorted(unknown)}")
             inputs = [inputs[n] for n in names if n in inputs]
-        with self._lock:
+        with self._guard():
             ptr = self._live("session")
             keep, handles = [], []
             try:
@@ -334,7 +367,7 @@ class Session(_Handle):
 
     def nodes(self):
         """The nodes the session executes, with the backend of each."""
-        with self._lock:
+        with self._guard():
             ptr = self._live("session")
             n = ctypes.c_size_t()
             check(lib.ember_session_node_count(ptr, ctypes.byref(n)))
@@ -349,7 +382,7 @@ class Session(_Handle):
     def profile(self):
         """Per-step timings (ProfileEntry) of the current plan; the session must have been
         created with enable_profiling=True."""
-        with self._lock:
+        with self._guard():
             ptr = self._live("session")
             n = ctypes.c_size_t()
             check(lib.ember_session_profile_count(ptr, ctypes.byref(n)))
@@ -366,10 +399,26 @@ class Session(_Handle):
 
     @property
     def arena_bytes(self):
-        with self._lock:
+        with self._guard():
             n = ctypes.c_size_t()
             check(lib.ember_session_arena_bytes(self._live("session"), ctypes.byref(n)))
             return n.value
+
+    # ---- language models ----
+    def generator(self, context=0, all_logits=False):
+        """A Generator on this session of a language model: key/value caches for
+        `context` positions (0: the model's trained context), greedy sampling until
+        set_sampler(). all_logits: each feed leaves the logits of every position fed in
+        the session's output 0 (default: the last position's only). EmberError
+        (INVALID_ARGUMENT) "not a language model" for other models."""
+        _require_lm()
+        opts = CGeneratorOptions(ctypes.sizeof(CGeneratorOptions), context, int(bool(all_logits)))
+        with self._guard():
+            p = ctypes.c_void_p()
+            check(lib.ember_generator_create(self._live("session"), ctypes.byref(opts), ctypes.byref(p)))
+            g = Generator(p.value, self)
+            self._generators += 1
+            return g
 
     # ---- images ----
     def _image_tensor(self):
@@ -392,13 +441,13 @@ class Session(_Handle):
 
     def preprocess(self, image, spec=None):
         """The model input made from `image` by the model's preprocessing (or `spec`)."""
-        with self._lock:
+        with self._guard():
             return _array_from_c(self._preprocess(self._live("session"), image, spec))
 
     def classify(self, image, k=5):
         """Preprocesses `image` (an Image, a file path, or an HxWx3 uint8 RGB array), runs
         the model and returns the k best classes of output 0 as ClassScore, best first."""
-        with self._lock:
+        with self._guard():
             ptr = self._live("session")
             t = self._preprocess(ptr, image, None)
             arr_t = (ctypes.c_void_p * 1)(t)
@@ -407,7 +456,7 @@ class Session(_Handle):
 
     def top_k(self, output_index=0, k=5):
         """The k best classes of an output (batch row 0) of the last run."""
-        with self._lock:
+        with self._guard():
             return self._top_k(self._live("session"), output_index, k)
 
     def _top_k(self, ptr, output_index, k):

@@ -76,7 +76,7 @@ class CTokenizerInfo(ctypes.Structure):
 
 
 class CGeneratorOptions(ctypes.Structure):
-    _fields_ = [("struct_size", c_size), ("context", ctypes.c_int64)]
+    _fields_ = [("struct_size", c_size), ("context", ctypes.c_int64), ("all_logits", ctypes.c_int32)]
 
 
 class CSamplerOptions(ctypes.Structure):
@@ -158,8 +158,8 @@ _SIGNATURES = {
                                          P(ctypes.c_char_p), P(ctypes.c_int64), P(ctypes.c_double),
                                          P(ctypes.c_int64)]),
 }
-# The language-model part (tokenizer, generator): declared here, bound when the library
-# has it; the Python API does not wrap it yet.
+# The language-model part (tokenizer, generator; wrapped in _lm.py): bound when the
+# library has it.
 _LM_SIGNATURES = {
     "ember_tokenizer_create": (c_status, [_H, P(_H)]),
     "ember_tokenizer_release": (None, [_H]),

@@ -408,7 +408,7 @@ mod image_stand_ins {
 pub use image_stand_ins::*;
 
 // ---- language models (the "Language models" part of api/ember.h) ----
-// Declared for completeness; the safe `ember` crate does not wrap them yet.
+// Wrapped by the `ember` crate's Tokenizer and Generator (ember/src/lm.rs).
 #[repr(C)]
 pub struct ember_tokenizer {
     _private: [u8; 0],
@@ -437,6 +437,7 @@ pub struct ember_tokenizer_info {
 pub struct ember_generator_options {
     pub struct_size: usize,
     pub context: i64,
+    pub all_logits: i32,
 }
 
 #[repr(C)]

@@ -34,7 +34,7 @@ fn rust_layout() -> BTreeMap<String, usize> {
     layout!(m, ember_session_options { struct_size, backends, num_threads, max_arena_bytes, enable_profiling });
     layout!(m, ember_class_score { index, label, score });
     layout!(m, ember_tokenizer_info { struct_size, vocab_size, bos, eos, unk, add_bos });
-    layout!(m, ember_generator_options { struct_size, context });
+    layout!(m, ember_generator_options { struct_size, context, all_logits });
     layout!(m, ember_sampler_options { struct_size, temperature, top_k, top_p, seed });
     layout!(m, ember_generate_options { struct_size, max_tokens, ignore_eos, callback, user_data });
     m

@@ -22,10 +22,36 @@
 //! - A model keeps its runtime alive and a session keeps its model alive, so C objects
 //!   are always released in a valid order (session, then model, then runtime) on drop.
 //! - [`Image`] is read-only once decoded: `Send + Sync`.
+//! - A [`Tokenizer`] is immutable: `Send + Sync`. A [`Generator`] borrows its session
+//!   (`Generator<'s>` holds `&'s Session`), so the session outlives it and cannot run on
+//!   its own meanwhile; several generators may share one session, all on the session's
+//!   thread (a generator is neither `Send` nor `Sync`).
 //!
 //! ```compile_fail
 //! fn shared_between_threads<T: Sync>() {}
 //! shared_between_threads::<ember::Session>(); // a Session is not Sync
+//! ```
+//!
+//! ```compile_fail
+//! fn sent_to_another_thread<T: Send>() {}
+//! sent_to_another_thread::<ember::Generator<'static>>(); // a Generator stays on its session's thread
+//! ```
+//!
+//! Text generation with a language model (a converted llama2.c or GGUF checkpoint):
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! let model = ember::Model::open("stories260K.ember")?;
+//! let session = model.session()?;
+//! let mut gen = session.generator()?;
+//! let prompt = gen.tokenizer()?.encode("Once upon a time", ember::EncodeFlags::ADD_BOS)?;
+//! gen.feed(&prompt)?;
+//! let out = gen.generate_with(&ember::GenerateOptions { max_tokens: 60, ..Default::default() }, |_id, piece| {
+//!     print!("{}", String::from_utf8_lossy(piece));
+//!     ControlFlow::Continue(())
+//! })?;
+//! println!("\n{} tokens, stopped by {:?}", out.ids.len(), out.stop);
+//! # Ok::<(), ember::Error>(())
 //! ```
 //!
 //! Errors are [`Error`] values carrying Ember's [`Status`] and message.
@@ -39,10 +65,15 @@ use ember_sys as sys;
 
 mod error;
 mod image;
+mod lm;
 mod tensor;
 
 pub use error::{Error, Result, Status};
 pub use image::{ClassScore, Image, PixelFormat};
+pub use lm::{
+    EncodeFlags, GenerateOptions, Generated, Generator, GeneratorOptions, SamplerOptions, StopReason, Tokenizer,
+    TokenizerInfo,
+};
 pub use tensor::{DType, Element, Tensor, TensorRef};
 /// The raw C declarations, for what the safe API does not cover.
 pub use ember_sys;
@@ -410,7 +441,7 @@ impl Model {
         let mut p = ptr::null_mut();
         // SAFETY: valid model, options (strings outlive the call) and out pointer.
         check(unsafe { sys::ember_session_create(self.inner.ptr, &co, &mut p) })?;
-        Ok(Session { ptr: p, model: self.clone(), image_input: None })
+        Ok(Session { ptr: p, model: self.clone(), image_input: None, busy: std::cell::Cell::new(false) })
     }
 }
 
@@ -457,6 +488,10 @@ pub struct Session {
     model: Model,
     /// The input tensor that image preprocessing writes into (created on first use).
     image_input: Option<OwnedCTensor>,
+    /// Set while a generator of this session is inside a C call (lm.rs): a token
+    /// callback that reaches another generator of the session gets an error instead of
+    /// running the session re-entrantly.
+    pub(crate) busy: std::cell::Cell<bool>,
 }
 
 // SAFETY: a session may be used from any thread, one at a time; not Sync because the C

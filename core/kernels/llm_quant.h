@@ -1,0 +1,96 @@
+// llm_quant.h — block-quantised weights (Q8_0, Q4_0): the block codecs, and the integer
+// dot-product kernels behind ember.Linear with a quantised W (core/kernels/llm_quant.cc,
+// per ISA in llm_quant_avx2.cc, llm_quant_avx512.cc, llm_quant_vnni_avx512.cc).
+//
+// Block layouts (GGML's, so GGUF blocks are used as they are; formats/FORMAT.md):
+//   Q8_0, 34 bytes: fp16 d, int8 q[32]                 w[j] = q[j] * d
+//   Q4_0, 18 bytes: fp16 d, u8 qs[16]                  w[j] = ((qs[j] & 15) - 8) * d,
+//                                                      w[j + 16] = ((qs[j] >> 4) - 8) * d
+// A tensor's rows (last dim) are whole blocks. Blocks are read in place from the mapped
+// file, where they are 2-byte aligned at best: kernels use unaligned loads only.
+//
+// The matrix-vector kernels quantise each activation row once to int8 blocks of 32 with
+// a float scale (dx = amax / 127, q = round(x / dx)), then sum integer products per
+// block: y = sum_b dw_b * dx_b * sum_j qw_bj * qx_bj. The prepared activation ("act") is
+// laid out for the ISA's inner loop (QActLayout); its bytes come from the kernel's
+// scratch, planned once, so a run allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+namespace ember {
+
+struct InferContext;
+class Kernel;
+
+// ---- block codecs (reference; the quantiser of `ember quantize`) ----
+
+// Quantises `n` floats (a multiple of 32) into blocks of `t` (Q8_0 or Q4_0), rounding as
+// GGML: Q8_0 d = amax / 127, q = round(x / d); Q4_0 d = (the value of largest magnitude)
+// / -8, q = min(15, (int)(x / d + 8.5)).
+void quantize_blocks(DType t, const float *x, int64_t n, uint8_t *out);
+// Inverse: `n` floats from n / 32 blocks of `t`.
+void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out);
+
+// ---- prepared activations ----
+
+// How an ISA wants a quantised activation row. Natural layout: qs int8[k], the blocks in
+// order; then one int32 and one float per 4-value lane group of qs (8 per block, in qs
+// order): the correction -corr * sum(q of the group) and the dx of its block.
+// With `quads` (AVX-512 Q4_0, VNNI Q8_0), the first k/128 groups of four blocks A..D
+// are stored as their low halves [A0..15, B0..15, C0..15, D0..15] then their high halves
+// [A16..31, ..., D16..31], matching four nibble runs unpacked in one zmm; lane l of a
+// quad (16 per quad) then covers bytes 4l..4l+3 of both halves (block l / 4), so its
+// correction sums 8 values. The blocks after the last whole quad are natural, their
+// lanes (8 per block) following the quads' (see qact_lane).
+struct QActLayout {
+    bool quads = false;
+    int corr = 0;  // 0: no correction lanes are read
+};
+
+// Index of block b's first lane in a row of nb blocks laid out by `lay`.
+inline int64_t qact_lane(const QActLayout &lay, int64_t nb, int64_t b) {
+    if (!lay.quads) return b * 8;
+    const int64_t nq = nb / 4 * 4;
+    return b < nq ? b * 4 : nq * 4 + (b - nq) * 8;
+}
+
+// Bytes of one prepared activation row of width k (64-byte multiple).
+size_t qact_row_bytes(int64_t k);
+// Quantises rows [0, m) of x (row stride ldx) into `act` (m * qact_row_bytes(k) bytes).
+void qact_prepare(const QActLayout &lay, const float *x, int64_t m, int64_t ldx, int64_t k,
+                  uint8_t *act);
+
+// One ISA's kernels for one weight type.
+struct QGemvKernel {
+    QActLayout layout;
+    // y[i*ldy + r] = dot(activation row i, dequantised weight row r) for i < m, r in [r0, r1).
+    // `act` holds m prepared rows of width k, `w` the [N, k] blocks.
+    void (*rows)(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0, int64_t r1,
+                 float *y, int64_t ldy);
+};
+
+struct QKernels {
+    const char *name;
+    QGemvKernel q8_0, q4_0;
+};
+
+// The table cpu_features() allows (EMBER_CPU_ISA caps it). Per-ISA tables are nullptr
+// when this build lacks the ISA's code; they do not check the CPU (tests do).
+const QKernels &qkernels();
+const QKernels *qkernels_portable();
+const QKernels *qkernels_avx2();
+const QKernels *qkernels_avx512();       // AVX-512 BW: vpmaddubsw + vpmaddwd
+const QKernels *qkernels_avx512_vnni();  // AVX-512 VNNI: vpdpbusd
+
+// ---- ops ----
+
+// ember.Linear's kernel for a Q8_0 / Q4_0 W [n, k], m rows of X.
+Status create_qlinear(DType wtype, int64_t m, int64_t k, int64_t n, std::unique_ptr<Kernel> *out);
+
+}  // namespace ember
