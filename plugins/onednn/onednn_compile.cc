@@ -722,7 +722,7 @@ void Builder::emit_conv(size_t node) {
                 out = dw_out;
                 dw.fused = true;
             }
-        } catch (const dnnl::error &) {
+        } catch (const dnnl::error &) {  // no fused implementation: two primitives
         }
     }
 

@@ -571,6 +571,27 @@ void cases(Plugin &p) {
         c.outputs = {"y"};
         run_case(p, c);
     }
+    for (int64_t stride : {1, 2}) {
+        // Batch > 1: the depthwise convolution and its clip become a post-op of the 1x1
+        // (append_dw; oneDNN's JIT kernel for it at this size, checked in ONEDNN_VERBOSE:
+        // jit_1x1 with attr-post-ops eltwise_clip+dw:k3s1p1 / k3s2p1+eltwise_clip).
+        Case c{stride == 1 ? "1x1 + clip + depthwise 3x3 + clip fused, batch 8"
+                           : "1x1 + clip + depthwise 3x3 stride 2 + clip fused, batch 8"};
+        c.input("x", {8, 24, 28, 28});
+        c.constant("w", {144, 24, 1, 1}, 0.5f);
+        c.constant("b", {144});
+        c.constant("dw", {144, 1, 3, 3});
+        c.constant("db", {144});
+        c.constant("lo", {}, 0.f).data = {0.f};
+        c.constant("hi", {}, 0.f).data = {6.f};
+        c.node("Conv", {"x", "w", "b"}, {"c"});
+        c.node("Clip", {"c", "lo", "hi"}, {"r"});
+        c.node("Conv", {"r", "dw", "db"}, {"d"},
+               {ai("group", 144), aints("pads", {1, 1, 1, 1}), aints("strides", {stride, stride})});
+        c.node("Clip", {"d", "lo", "hi"}, {"y"});
+        c.outputs = {"y"};
+        run_case(p, c);
+    }
     {
         Case c{"auto_pad SAME_LOWER, stride 2"};
         c.input("x", {1, 3, 8, 7});
