@@ -44,6 +44,8 @@ std::vector<const QKernels *> isa_tables() {
     if (cpu_isa_supported(CpuIsa::Avx2) && qkernels_avx2()) t.push_back(qkernels_avx2());
     if (cpu_isa_supported(CpuIsa::Avx512) && qkernels_avx512()) t.push_back(qkernels_avx512());
     if (cpu_has_avx512_vnni() && qkernels_avx512_vnni()) t.push_back(qkernels_avx512_vnni());
+    if (cpu_has_avx512_vnni() && cpu_has_avx512_vbmi() && qkernels_avx512_vnni_vbmi())
+        t.push_back(qkernels_avx512_vnni_vbmi());
     return t;
 }
 
@@ -169,7 +171,10 @@ void check_kernel(const QKernels &isa, DType t, const Case &c, std::mt19937 &rng
         for (int64_t j = 0; j < c.k; j++) x[j] = j % 3 ? 2.0f : -2.0f;
     const QGemvKernel &g = t == DType::Q8_0 ? isa.q8_0 : isa.q4_0;
     std::vector<uint8_t> act(static_cast<size_t>(c.m) * qact_row_bytes(c.k) + 64);
-    qact_prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
+    if (g.prepare)
+        g.prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
+    else
+        qact_prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
     std::vector<float> y(static_cast<size_t>(c.m * c.n), NAN);
     g.rows(act.data(), c.m, c.k, w.data(), c.r0, c.r1, y.data(), c.n);
     std::vector<float> wf(static_cast<size_t>(c.n * c.k));
@@ -218,6 +223,37 @@ void test_kernels_vs_reference(void **) {
             for (const Case &c : cases) check_kernel(*isa, t, c, rng, false);
             check_kernel(*isa, t, Case{1, 64, 2, 0, 2}, rng, true);
             check_kernel(*isa, t, Case{5, 96, 2, 0, 2}, rng, true);
+        }
+}
+
+// A table's own activation preparation writes exactly qact_prepare's bytes (every layout
+// and correction: natural, quads with a natural tail; ties at +-0.5 that round away from
+// zero, zero blocks, values that reach +-127).
+void test_prepare_bit_exact(void **) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> ud(-3.0f, 3.0f);
+    for (const QKernels *isa : isa_tables())
+        for (const QGemvKernel *g : {&isa->q8_0, &isa->q4_0}) {
+            if (!g->prepare) continue;
+            for (int64_t k : {32, 96, 128, 288, 768, 2080}) {
+                const int64_t m = 3;
+                std::vector<float> x(static_cast<size_t>(m * (k + 5)));
+                for (auto &v : x) v = ud(rng);
+                for (int64_t j = 0; j < k; j++) {  // row 1: block maxima 127, halves k + 0.5
+                    const float unit = 0.03125f;  // amax 127 * unit: x / d = j-th value exactly
+                    x[(k + 5) + j] = (j % 32 == 0) ? 127 * unit : (static_cast<float>(j % 64) - 31.5f) * unit;
+                }
+                for (int64_t j = 0; j < std::min<int64_t>(k, 64); j++) x[2 * (k + 5) + j] = 0.0f;
+                std::vector<uint8_t> want(static_cast<size_t>(m) * qact_row_bytes(k), 0xcd),
+                    got(want.size(), 0xcd);
+                qact_prepare(g->layout, x.data(), m, k + 5, k, want.data());
+                g->prepare(g->layout, x.data(), m, k + 5, k, got.data());
+                for (size_t i = 0; i < want.size(); i++)
+                    if (want[i] != got[i])
+                        fail_msg("%s prepare (quads %d, corr %d) k=%lld: byte %zu of %zu is %d, qact_prepare %d",
+                                 isa->name, g->layout.quads, g->layout.corr, (long long)k, i,
+                                 want.size(), got[i], want[i]);
+            }
         }
 }
 
@@ -354,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_codec_exact),
         cmocka_unit_test(test_codec_round_trip),
         cmocka_unit_test(test_kernels_vs_reference),
+        cmocka_unit_test(test_prepare_bit_exact),
         cmocka_unit_test(test_linear_op),
         cmocka_unit_test(test_gather_op),
     };

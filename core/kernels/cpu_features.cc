@@ -18,6 +18,7 @@ struct Detected {
     bool avx2_fma = false;
     bool avx512 = false;
     bool avx512_vnni = false;
+    bool avx512_vbmi = false;
 };
 
 #ifdef EMBER_X86
@@ -55,6 +56,7 @@ Detected detect() {
     d.avx2_fma = os_ymm && avx2 && fma && f16c;
     d.avx512 = d.avx2_fma && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
     d.avx512_vnni = d.avx512 && (ecx & (1u << 11));
+    d.avx512_vbmi = d.avx512 && (ecx & (1u << 1));
 #endif
     // A level whose code this build lacks cannot be used: the per-ISA sources are only
     // compiled for x86 targets (see CMakeLists.txt).
@@ -72,15 +74,18 @@ CpuFeatures make_features() {
     f.avx2_fma = d.avx2_fma;
     f.avx512 = d.avx512;
     f.avx512_vnni = d.avx512_vnni;
+    f.avx512_vbmi = d.avx512_vbmi;
     const char *cap = std::getenv("EMBER_CPU_ISA");
     if (cap && *cap) {
         if (std::strcmp(cap, "portable") == 0 || std::strcmp(cap, "generic") == 0) {
             f.avx2_fma = false;
             f.avx512 = false;
             f.avx512_vnni = false;
+            f.avx512_vbmi = false;
         } else if (std::strcmp(cap, "avx2") == 0) {
             f.avx512 = false;
             f.avx512_vnni = false;
+            f.avx512_vbmi = false;
         }
         // "avx512" or anything unknown: no cap (a cap never raises the level).
     }
@@ -106,6 +111,8 @@ bool cpu_isa_supported(CpuIsa isa) {
 }
 
 bool cpu_has_avx512_vnni() { return detected().avx512_vnni; }
+
+bool cpu_has_avx512_vbmi() { return detected().avx512_vbmi; }
 
 const char *cpu_isa_name(CpuIsa isa) {
     switch (isa) {

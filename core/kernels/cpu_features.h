@@ -20,6 +20,7 @@ struct CpuFeatures {
     bool avx2_fma = false;   // AVX2 + FMA + F16C usable (after the EMBER_CPU_ISA cap)
     bool avx512 = false;     // AVX-512 F/BW/VL/DQ usable (after the cap)
     bool avx512_vnni = false;  // and AVX-512 VNNI (vpdpbusd): only with avx512
+    bool avx512_vbmi = false;  // and AVX-512 VBMI (vpermb, vpermt2b): only with avx512
     CpuIsa isa = CpuIsa::Portable;   // the best usable level
     const char *isa_name = "portable";
 };
@@ -34,6 +35,9 @@ bool cpu_isa_supported(CpuIsa isa);
 
 // AVX-512 VNNI on top of CpuIsa::Avx512, ignoring EMBER_CPU_ISA.
 bool cpu_has_avx512_vnni();
+
+// AVX-512 VBMI on top of CpuIsa::Avx512, ignoring EMBER_CPU_ISA.
+bool cpu_has_avx512_vbmi();
 
 // "portable", "avx2", "avx512".
 const char *cpu_isa_name(CpuIsa isa);

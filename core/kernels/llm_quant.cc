@@ -194,8 +194,8 @@ void q4_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t 
 
 const QKernels kPortable = {
     "portable",
-    {QActLayout{false, 0}, q8_0_rows_portable},
-    {QActLayout{false, 0}, q4_0_rows_portable},
+    {QActLayout{false, 0}, nullptr, q8_0_rows_portable},
+    {QActLayout{false, 0}, nullptr, q4_0_rows_portable},
 };
 
 }  // namespace
@@ -205,6 +205,8 @@ const QKernels *qkernels_portable() { return &kPortable; }
 const QKernels &qkernels() {
     static const QKernels *const k = [] {
         const CpuFeatures &f = cpu_features();
+        if (f.avx512 && f.avx512_vnni && f.avx512_vbmi && qkernels_avx512_vnni_vbmi())
+            return qkernels_avx512_vnni_vbmi();
         if (f.avx512 && f.avx512_vnni && qkernels_avx512_vnni()) return qkernels_avx512_vnni();
         if (f.avx512 && qkernels_avx512()) return qkernels_avx512();
         if (f.avx2_fma && qkernels_avx2()) return qkernels_avx2();
@@ -243,7 +245,10 @@ class QLinearKernel : public Kernel {
         }
         uint8_t *act = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(io.scratch) + 63) &
                                                    ~static_cast<uintptr_t>(63));
-        qact_prepare(gemv_.layout, x, m_, k_, k_, act);
+        if (gemv_.prepare)
+            gemv_.prepare(gemv_.layout, x, m_, k_, k_, act);
+        else
+            qact_prepare(gemv_.layout, x, m_, k_, k_, act);
         // The weight bytes decide the time (times the rows of X, which share each weight
         // load): one thread per ~128 KiB of that work, as the float32 Linear.
         const double work = static_cast<double>(n_) * static_cast<double>(k_) / kQuantBlock *

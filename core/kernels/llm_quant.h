@@ -66,9 +66,16 @@ size_t qact_row_bytes(int64_t k);
 void qact_prepare(const QActLayout &lay, const float *x, int64_t m, int64_t ldx, int64_t k,
                   uint8_t *act);
 
+// qact_prepare with AVX2 (bit-identical output; nullptr when this build lacks AVX2 code).
+// 768 values: 1.15 -> 0.2 us, 85 times per decoded token of the 110M shape.
+using QActPrepareFn = void (*)(const QActLayout &lay, const float *x, int64_t m, int64_t ldx,
+                               int64_t k, uint8_t *act);
+QActPrepareFn qact_prepare_avx2();
+
 // One ISA's kernels for one weight type.
 struct QGemvKernel {
     QActLayout layout;
+    QActPrepareFn prepare;  // the activation's preparation (nullptr: qact_prepare)
     // y[i*ldy + r] = dot(activation row i, dequantised weight row r) for i < m, r in [r0, r1).
     // `act` holds m prepared rows of width k, `w` the [N, k] blocks.
     void (*rows)(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0, int64_t r1,
@@ -87,6 +94,7 @@ const QKernels *qkernels_portable();
 const QKernels *qkernels_avx2();
 const QKernels *qkernels_avx512();       // AVX-512 BW: vpmaddubsw + vpmaddwd
 const QKernels *qkernels_avx512_vnni();  // AVX-512 VNNI: vpdpbusd
+const QKernels *qkernels_avx512_vnni_vbmi();  // VNNI + VBMI: Q4_0 quads gathered by vpermt2b
 
 // ---- ops ----
 

@@ -24,8 +24,8 @@ namespace ember {
 namespace {
 const QKernels kAvx512 = {
     "avx512",
-    {QActLayout{false, kCorrQ8}, rows_avx512<true>},
-    {QActLayout{true, 8}, rows_avx512<false>},
+    {QActLayout{false, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
+    {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
 };
 }  // namespace
 
