@@ -73,6 +73,8 @@ struct PoolGeom {
 };
 
 // Reads the pooling attributes and computes the output spatial shape.
+constexpr int64_t kMaxPoolAxis = int64_t(1) << 24;
+
 Status pool_geometry(const InferContext &ctx, const char *op, bool is_max, PoolGeom *g) {
     const TensorInfo *x = ctx.input(0);
     if (!x) return errorf(EMBER_ERR_SHAPE, "%s: input X is missing", op);
@@ -171,10 +173,20 @@ Status pool_geometry(const InferContext &ctx, const char *op, bool is_max, PoolG
         return errorf(EMBER_ERR_UNSUPPORTED, "%s: output %s with window %s is too large", op,
                       shape_str(Shape(g->out, g->out + kMaxSpatial)).c_str(),
                       shape_str(Shape(g->k, g->k + kMaxSpatial)).c_str());
+    // The tap tables hold 20 bytes per output position of each axis and are built when
+    // the kernel is created, before the arena (and its cap) exists: an axis is limited to
+    // 2^24 outputs (335 MB of taps; no real pooling layer comes near). Found by
+    // fuzz/fuzz_ember_file.cc: a MaxPool over an axis of 2^33 positions.
+    for (int i = 0; i < nd; i++)
+        if (g->out[off + i] > kMaxPoolAxis)
+            return errorf(EMBER_ERR_UNSUPPORTED,
+                          "%s: axis %d has %lld output positions, above the limit of %lld", op,
+                          i, (long long)g->out[off + i], (long long)kMaxPoolAxis);
     return Status::OK();
 }
 
 void build_taps(PoolGeom *g) {
+    if (g->planes == 0) return;  // an empty batch or no channels: the kernel runs nothing
     for (int a = 0; a < kMaxSpatial; a++) {
         AxisTaps &t = g->taps[a];
         int64_t n = g->out[a], k = g->k[a], s = g->s[a], d = g->d[a], in = g->in[a];
