@@ -33,6 +33,8 @@ enum class DType : uint8_t {
     Q8_0 = 32,  // fp16 d, int8 q[32]: w = q * d                          (34 bytes)
     Q4_0 = 33,  // fp16 d, u8 qs[16]: w[j] = (qs[j] & 15) - 8, w[j+16] = (qs[j] >> 4) - 8,
                 // times d                                                (18 bytes)
+    Q4_0X8 = 34,  // Q4_0 blocks with every 8 rows interleaved for the matrix-vector
+                  // kernels (llm_quant.h, formats/FORMAT.md); same size as Q4_0
 };
 
 // Weights per block of a block-quantised type.
@@ -46,7 +48,7 @@ const char *dtype_name(DType t);
 bool dtype_from_name(const char *name, DType *out);
 // True for element-type codes this build knows (1..13; not the block types).
 bool dtype_valid(uint32_t code);
-// Block-quantised storage types (Q8_0, Q4_0).
+// Block-quantised storage types (Q8_0, Q4_0, Q4_0X8).
 bool dtype_is_block(DType t);
 // Bytes of one block of 32 weights; 0 when `t` is not a block type.
 size_t dtype_block_bytes(DType t);

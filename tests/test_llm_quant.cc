@@ -161,24 +161,30 @@ void fill_weights(std::mt19937 &rng, DType t, int64_t n, int64_t k, std::vector<
     }
 }
 
+// Q4_0X8: the weights are filled as plain Q4_0 (the reference reads those), then packed.
 void check_kernel(const QKernels &isa, DType t, const Case &c, std::mt19937 &rng, bool extreme) {
     std::uniform_real_distribution<float> ud(-2.0f, 2.0f);
-    std::vector<uint8_t> w;
-    fill_weights(rng, t, c.n, c.k, &w, extreme);
+    const bool x8 = t == DType::Q4_0X8;
+    std::vector<uint8_t> w, packed;
+    fill_weights(rng, x8 ? DType::Q4_0 : t, c.n, c.k, &w, extreme);
+    if (x8) {
+        packed.resize(w.size());
+        q4_0_x8_pack(w.data(), c.n, c.k, packed.data());
+    }
     std::vector<float> x(static_cast<size_t>(c.m * c.k));
     for (auto &v : x) v = ud(rng);
     if (extreme)
         for (int64_t j = 0; j < c.k; j++) x[j] = j % 3 ? 2.0f : -2.0f;
-    const QGemvKernel &g = t == DType::Q8_0 ? isa.q8_0 : isa.q4_0;
+    const QGemvKernel &g = t == DType::Q8_0 ? isa.q8_0 : x8 ? isa.q4_0x8 : isa.q4_0;
     std::vector<uint8_t> act(static_cast<size_t>(c.m) * qact_row_bytes(c.k) + 64);
     if (g.prepare)
         g.prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
     else
         qact_prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
     std::vector<float> y(static_cast<size_t>(c.m * c.n), NAN);
-    g.rows(act.data(), c.m, c.k, w.data(), c.r0, c.r1, y.data(), c.n);
+    g.rows(act.data(), c.m, c.k, x8 ? packed.data() : w.data(), c.r0, c.r1, y.data(), c.n);
     std::vector<float> wf(static_cast<size_t>(c.n * c.k));
-    dequantize_blocks(t, w.data(), c.n * c.k, wf.data());
+    dequantize_blocks(x8 ? DType::Q4_0 : t, w.data(), c.n * c.k, wf.data());
     std::vector<double> xq;
     for (int64_t i = 0; i < c.m; i++) {
         ref_quant_act(x.data() + i * c.k, c.k, &xq);
@@ -224,6 +230,68 @@ void test_kernels_vs_reference(void **) {
             check_kernel(*isa, t, Case{1, 64, 2, 0, 2}, rng, true);
             check_kernel(*isa, t, Case{5, 96, 2, 0, 2}, rng, true);
         }
+    // Q4_0X8: ranges start at a group (multiple of 8) and end at one or at n (then the
+    // n % 8 plain rows after the last group are computed too).
+    const Case x8_cases[] = {
+        {1, 32, 8, 0, 8},     {1, 768, 64, 0, 64},  {1, 64, 13, 0, 13},  {1, 64, 13, 8, 13},
+        {2, 96, 7, 0, 7},     {3, 288, 20, 8, 20},  {4, 4096, 16, 0, 16}, {5, 160, 24, 8, 16},
+        {9, 768, 17, 0, 17},  {1, 2080, 8, 0, 8},   {6, 32, 40, 16, 40},  {1, 5632, 16, 8, 16},
+        {8, 128, 172, 0, 172}, {1, 288, 172, 160, 172},
+    };
+    for (const QKernels *isa : isas) {
+        for (const Case &c : x8_cases) check_kernel(*isa, DType::Q4_0X8, c, rng, false);
+        check_kernel(*isa, DType::Q4_0X8, Case{1, 64, 8, 0, 8}, rng, true);
+        check_kernel(*isa, DType::Q4_0X8, Case{5, 96, 16, 0, 16}, rng, true);
+    }
+}
+
+// q4_0_x8_pack moves every value and scale of a group to its documented site, keeps the
+// rows after the last group plain, and q4_0_x8_row / q4_0_x8_dequantize_row invert it.
+void test_x8_layout(void **) {
+    std::mt19937 rng(11);
+    for (int64_t n : {8, 13, 24, 5})
+      for (int64_t k : {96, 128, 288, 544}) {  // nb % 4 = 3, 0, 1, 1
+        const int64_t nb = k / 32;
+        std::vector<uint8_t> plain;
+        fill_weights(rng, DType::Q4_0, n, k, &plain, false);
+        std::vector<uint8_t> x8(plain.size());
+        q4_0_x8_pack(plain.data(), n, k, x8.data());
+        assert_int_equal(x8.size(), dtype_storage_bytes(DType::Q4_0X8, n * k));
+        for (int64_t r = 0; r < n / 8 * 8; r++) {  // spot the documented byte sites
+            const uint8_t *grp = x8.data() + (r / 8) * 8 * nb * 18;
+            const int rr = static_cast<int>(r % 8);
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = plain.data() + (r * nb + b) * 18;
+                // Runs of 4 blocks: 64 scale bytes, then 4 x 128 nibble bytes; the last
+                // run (nb % 4 blocks) its scales, then its nibbles.
+                const int64_t in_run = std::min<int64_t>(4, nb - b / 4 * 4);
+                const int64_t sc_at = b / 4 * 576 + b % 4 * 16, nib_at = b / 4 * 576 + in_run * 16 + b % 4 * 128;
+                assert_int_equal(sc_at, q4x8_scale_at(nb, b));
+                assert_int_equal(nib_at, q4x8_nib_at(nb, b));
+                assert_memory_equal(grp + sc_at + 2 * rr, blk, 2);
+                for (int j = 0; j < 8; j++) {
+                    const uint8_t first = grp[nib_at + 8 * rr + j], second = grp[nib_at + 64 + 8 * rr + j];
+                    assert_int_equal(first & 15, blk[2 + j] & 15);          // q[j]
+                    assert_int_equal(first >> 4, blk[2 + 8 + j] & 15);      // q[8 + j]
+                    assert_int_equal(second & 15, blk[2 + j] >> 4);         // q[16 + j]
+                    assert_int_equal(second >> 4, blk[2 + 8 + j] >> 4);     // q[24 + j]
+                }
+            }
+        }
+        const size_t row_bytes = static_cast<size_t>(nb) * 18;
+        std::vector<uint8_t> row(row_bytes);
+        std::vector<float> want(k), got(k);
+        for (int64_t r = 0; r < n; r++) {
+            q4_0_x8_row(x8.data(), n, k, r, row.data());
+            assert_memory_equal(row.data(), plain.data() + r * row_bytes, row_bytes);
+            dequantize_blocks(DType::Q4_0, plain.data() + r * row_bytes, k, want.data());
+            q4_0_x8_dequantize_row(x8.data(), n, k, r, got.data());
+            assert_memory_equal(got.data(), want.data(), k * sizeof(float));
+        }
+        if (n % 8)  // the tail rows are plain, at their usual offset
+            assert_memory_equal(x8.data() + n / 8 * 8 * row_bytes, plain.data() + n / 8 * 8 * row_bytes,
+                                (n % 8) * row_bytes);
+    }
 }
 
 // A table's own activation preparation writes exactly qact_prepare's bytes (every layout
@@ -233,7 +301,7 @@ void test_prepare_bit_exact(void **) {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> ud(-3.0f, 3.0f);
     for (const QKernels *isa : isa_tables())
-        for (const QGemvKernel *g : {&isa->q8_0, &isa->q4_0}) {
+        for (const QGemvKernel *g : {&isa->q8_0, &isa->q4_0, &isa->q4_0x8}) {
             if (!g->prepare) continue;
             for (int64_t k : {32, 96, 128, 288, 768, 2080}) {
                 const int64_t m = 3;
@@ -250,8 +318,8 @@ void test_prepare_bit_exact(void **) {
                 g->prepare(g->layout, x.data(), m, k + 5, k, got.data());
                 for (size_t i = 0; i < want.size(); i++)
                     if (want[i] != got[i])
-                        fail_msg("%s prepare (quads %d, corr %d) k=%lld: byte %zu of %zu is %d, qact_prepare %d",
-                                 isa->name, g->layout.quads, g->layout.corr, (long long)k, i,
+                        fail_msg("%s prepare (quads %d, corr %d, pairs %d) k=%lld: byte %zu of %zu is %d, qact_prepare %d",
+                                 isa->name, g->layout.quads, g->layout.corr, g->layout.pairs, (long long)k, i,
                                  want.size(), got[i], want[i]);
             }
         }
@@ -272,11 +340,17 @@ void test_linear_op(void **) {
     Node node;
     node.op_type = "Linear";
     node.domain = "ember";
-    for (DType t : {DType::Q8_0, DType::Q4_0})
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8})
         for (int64_t m : {1, 6}) {
             const int64_t k = 256, n = 300;
             std::vector<uint8_t> w;
-            fill_weights(rng, t, n, k, &w, false);
+            std::vector<float> wf(static_cast<size_t>(n * k));
+            fill_weights(rng, t == DType::Q4_0X8 ? DType::Q4_0 : t, n, k, &w, false);
+            dequantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, w.data(), n * k, wf.data());
+            if (t == DType::Q4_0X8) {
+                std::vector<uint8_t> plain = w;
+                q4_0_x8_pack(plain.data(), n, k, w.data());
+            }
             std::vector<float> x(static_cast<size_t>(m * k));
             for (auto &v : x) v = ud(rng);
             TensorInfo xi{DType::F32, {m, k}, nullptr}, wi{t, {n, k}, w.data()};
@@ -289,8 +363,6 @@ void test_linear_op(void **) {
             std::unique_ptr<Kernel> kern;
             assert_int_equal(schema("Linear", "ember")->create(ctx, &kern).code(), EMBER_OK);
             std::vector<uint8_t> scratch(kern->scratch_bytes() + 64);
-            std::vector<float> wf(static_cast<size_t>(n * k));
-            dequantize_blocks(t, w.data(), n * k, wf.data());
             for (int threads : {1, 2}) {
                 std::vector<float> y(static_cast<size_t>(m * n), NAN);
                 Tensor ins[2] = {{DType::F32, {m, k}, x.data()}, {t, {n, k}, w.data()}};
@@ -341,12 +413,16 @@ void test_gather_op(void **) {
     axis.name = "axis";
     axis.i = 0;
     node.attrs.push_back(axis);
-    for (DType t : {DType::Q8_0, DType::Q4_0}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8}) {
         const int64_t rows = 10, k = 64;
         std::vector<uint8_t> w;
-        fill_weights(rng, t, rows, k, &w, false);
+        fill_weights(rng, t == DType::Q4_0X8 ? DType::Q4_0 : t, rows, k, &w, false);
         std::vector<float> wf(static_cast<size_t>(rows * k));
-        dequantize_blocks(t, w.data(), rows * k, wf.data());
+        dequantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, w.data(), rows * k, wf.data());
+        if (t == DType::Q4_0X8) {  // rows 0..7 a group, 8 and 9 plain
+            std::vector<uint8_t> plain = w;
+            q4_0_x8_pack(plain.data(), rows, k, w.data());
+        }
         int64_t idx[3] = {7, 0, -1};
         TensorInfo xi{t, {rows, k}, w.data()}, ii{DType::I64, {3}, nullptr};
         InferContext ctx;
@@ -390,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_codec_exact),
         cmocka_unit_test(test_codec_round_trip),
         cmocka_unit_test(test_kernels_vs_reference),
+        cmocka_unit_test(test_x8_layout),
         cmocka_unit_test(test_prepare_bit_exact),
         cmocka_unit_test(test_linear_op),
         cmocka_unit_test(test_gather_op),

@@ -19,6 +19,14 @@ grep -q 'greedy tokens equal for all 64 step(s)' "$OUT/q8.txt" || fail "drift li
 
 "$EMBER" quantize "$M/stories260K.ember" -o "$OUT/q4.ember" --type q4_0 --steps 8 > "$OUT/q4.txt" 2>&1 || fail "q4_0: $(cat "$OUT/q4.txt")"
 grep -q 'drift on "Once upon a time"' "$OUT/q4.txt" || fail "no q4_0 drift line"
+grep -q '^blk.0.ffn_gate.weight .*q4_0x8' "$OUT/q4.txt" || fail "q4_0 matrices not stored as q4_0x8"
+"$EMBER" quantize "$M/stories260K.ember" -o "$OUT/q4p.ember" --type q4_0 --plain --steps 8 > "$OUT/q4p.txt" 2>&1 || fail "q4_0 --plain: $(cat "$OUT/q4p.txt")"
+grep -q '^blk.0.ffn_gate.weight .*q4_0 ' "$OUT/q4p.txt" || fail "--plain did not keep q4_0"
+# The two layouts hold the same blocks: the same greedy text (sums differ in order only).
+"$EMBER" generate "$OUT/q4.ember" --prompt "Once upon a time" -n 24 --json | tail -1 | sed 's/"prefill_tok_s.*//' > "$OUT/g1.txt"
+"$EMBER" generate "$OUT/q4p.ember" --prompt "Once upon a time" -n 24 --json | tail -1 | sed 's/"prefill_tok_s.*//' > "$OUT/g2.txt"
+cmp -s "$OUT/g1.txt" "$OUT/g2.txt" || fail "q4_0x8 and q4_0 generate differently: $(cat "$OUT/g1.txt") / $(cat "$OUT/g2.txt")"
+grep -q '"ids":\[[0-9]' "$OUT/g1.txt" || fail "no ids: $(cat "$OUT/g1.txt")"
 
 # Refusals: unknown type, missing -o, a tokenizer-only model, nothing left to quantise.
 "$EMBER" quantize "$M/stories260K.ember" -o "$OUT/x.ember" --type q5_0 > "$OUT/e1.txt" 2>&1

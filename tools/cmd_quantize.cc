@@ -1,12 +1,14 @@
-// `ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--prompt TEXT] [--steps N]
-//  [--threads T]`
+// `ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--plain] [--prompt TEXT]
+//  [--steps N] [--threads T]`
 //
 // Stores a language model's weight matrices as Q8_0 or Q4_0 blocks (core/kernels/llm_quant.h):
 // every constant read only as ember.Linear's W or as Gather's table (the projections, the
 // token embedding, a separate classifier) whose rows are whole 32-weight blocks. A matrix
 // whose row width is not a multiple of 32 (stories260K's feed-forward down projection,
 // K = 172) keeps its float32 storage: a per-tensor fallback, printed as such. Norm weights
-// and everything else stay as they are.
+// and everything else stay as they are. Q4_0 matrices are written with their rows
+// interleaved by 8 (q4_0x8, same size; the decode kernels' layout) unless --plain asks for
+// GGML's row order.
 //
 // Then it runs both models greedily on a fixed prompt (BOS + "Once upon a time" by
 // default) and prints the drift: the largest |logit difference| over the steps both
@@ -106,8 +108,9 @@ bool measure_drift(LmHandles &a, LmHandles &b, const std::vector<int32_t> &promp
 void usage() {
     fprintf(
         stderr,
-        "usage: ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--prompt TEXT] [--steps N] "
-        "[--threads T]\n");
+        "usage: ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--plain] [--prompt TEXT] "
+        "[--steps N] [--threads T]\n"
+        "  --plain  q4_0 in GGML's row order (default: rows interleaved by 8, q4_0x8)\n");
 }
 
 }  // namespace
@@ -115,6 +118,7 @@ void usage() {
 int cmd_quantize(int argc, char **argv) {
     std::string in, out, type, prompt = "Once upon a time";
     int steps = 64, threads = 1;
+    bool plain = false;
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
         bool v = i + 1 < argc;
@@ -128,6 +132,8 @@ int cmd_quantize(int argc, char **argv) {
             steps = atoi(argv[++i]);
         else if (a == "--threads" && v)
             threads = atoi(argv[++i]);
+        else if (a == "--plain")
+            plain = true;
         else if (in.empty() && !a.empty() && a[0] != '-')
             in = a;
         else {
@@ -195,12 +201,21 @@ int cmd_quantize(int argc, char **argv) {
         const int64_t n = ember::shape_numel(val.shape);
         auto q = std::make_shared<std::vector<uint8_t>>(ember::dtype_storage_bytes(qt, n));
         ember::quantize_blocks(qt, reinterpret_cast<const float *>(c.data), n, q->data());
+        // Q4_0 matrices are stored with their rows interleaved by 8 (q4_0x8), the layout
+        // the matrix-vector kernels stream fastest (core/kernels/llm_quant.h).
+        DType st_type = qt;
+        if (qt == DType::Q4_0 && !plain) {
+            auto x8 = std::make_shared<std::vector<uint8_t>>(q->size());
+            ember::q4_0_x8_pack(q->data(), val.shape[0], val.shape[1], x8->data());
+            q = x8;
+            st_type = DType::Q4_0X8;
+        }
         c.owned = q;
         c.data = q->data();
         c.nbytes = q->size();
-        val.dtype = qt;
-        printf("%-28s %-14s %-9s %zu\n", val.name.c_str(), shape.c_str(), ember::dtype_name(qt),
-               c.nbytes);
+        val.dtype = st_type;
+        printf("%-28s %-14s %-9s %zu\n", val.name.c_str(), shape.c_str(),
+               ember::dtype_name(st_type), c.nbytes);
         bytes_out += c.nbytes;
         n_quant++;
     }

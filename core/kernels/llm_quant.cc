@@ -90,6 +90,91 @@ void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out) {
 }
 
 // ---------------------------------------------------------------------------------
+// Q4_0X8: 8 rows interleaved (llm_quant.h)
+// ---------------------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t kQ4Bytes = 18;
+
+// The value q[j] (0..15) of a plain Q4_0 block.
+inline int q4_value(const uint8_t *blk, int j) {
+    return j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4;
+}
+
+// Byte offset (within a group's block b nibbles) and shift of row r's value j.
+inline void x8_site(int r, int j, int *byte, int *shift) {
+    const int run = j / 16;         // first or second 64 bytes
+    const int within = j % 16;      // 0..7 low nibbles, 8..15 high
+    *byte = run * 64 + 8 * r + within % 8;
+    *shift = within < 8 ? 0 : 4;
+}
+
+// Block b of row r (inside a group) as a plain Q4_0 block.
+void q4x8_block(const uint8_t *w, int64_t nb, int64_t r, int64_t b, uint8_t *blk) {
+    const uint8_t *grp = w + static_cast<size_t>(r / 8) * 8 * static_cast<size_t>(nb) * kQ4Bytes;
+    const uint8_t *nib = grp + q4x8_nib_at(nb, b);
+    const int rr = static_cast<int>(r % 8);
+    std::memcpy(blk, grp + q4x8_scale_at(nb, b) + rr * 2, 2);
+    for (int j = 0; j < 16; j++) {
+        int b0, s0, b1, s1;
+        x8_site(rr, j, &b0, &s0);
+        x8_site(rr, j + 16, &b1, &s1);
+        blk[2 + j] = static_cast<uint8_t>(((nib[b0] >> s0) & 15) | ((nib[b1] >> s1) & 15) << 4);
+    }
+}
+
+}  // namespace
+
+void q4_0_x8_pack(const uint8_t *plain, int64_t n, int64_t k, uint8_t *out) {
+    const int64_t nb = k / kQuantBlock;
+    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    const int64_t groups = n / 8;
+    for (int64_t g = 0; g < groups; g++) {
+        const uint8_t *src = plain + static_cast<size_t>(g) * 8 * row_bytes;
+        uint8_t *grp = out + static_cast<size_t>(g) * 8 * row_bytes;
+        std::memset(grp, 0, 8 * row_bytes);
+        for (int r = 0; r < 8; r++) {
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = src + r * row_bytes + b * kQ4Bytes;
+                std::memcpy(grp + q4x8_scale_at(nb, b) + r * 2, blk, 2);
+                uint8_t *nib = grp + q4x8_nib_at(nb, b);
+                for (int j = 0; j < 32; j++) {
+                    int byte, shift;
+                    x8_site(r, j, &byte, &shift);
+                    nib[byte] |= static_cast<uint8_t>(q4_value(blk, j) << shift);
+                }
+            }
+        }
+    }
+    const size_t done = static_cast<size_t>(groups) * 8 * row_bytes;
+    std::memcpy(out + done, plain + done, static_cast<size_t>(n - groups * 8) * row_bytes);
+}
+
+void q4_0_x8_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks) {
+    const int64_t nb = k / kQuantBlock;
+    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    if (r >= n / 8 * 8) {
+        std::memcpy(blocks, w + static_cast<size_t>(r) * row_bytes, row_bytes);
+        return;
+    }
+    for (int64_t b = 0; b < nb; b++) q4x8_block(w, nb, r, b, blocks + b * kQ4Bytes);
+}
+
+void q4_0_x8_dequantize_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out) {
+    const int64_t nb = k / kQuantBlock;
+    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t blk[kQ4Bytes];
+        if (r >= n / 8 * 8)
+            std::memcpy(blk, w + static_cast<size_t>(r) * row_bytes + b * kQ4Bytes, kQ4Bytes);
+        else
+            q4x8_block(w, nb, r, b, blk);
+        dequantize_blocks(DType::Q4_0, blk, kQuantBlock, out + b * kQuantBlock);
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Prepared activations: [qs int8[k]][corr int32[k/4]][dxl float[k/4]], 64-byte padded
 // ---------------------------------------------------------------------------------
 
@@ -130,8 +215,10 @@ void qact_prepare(const QActLayout &lay, const float *x, int64_t m, int64_t ldx,
                 }
             } else {
                 std::memcpy(qs + b * kQuantBlock, q, 32);
+                const int32_t p0 = sum4[0] + sum4[2] + sum4[4] + sum4[6];
+                const int32_t p1 = sum4[1] + sum4[3] + sum4[5] + sum4[7];
                 for (int g = 0; g < 8; g++) {
-                    corr[lane + g] = -lay.corr * sum4[g];
+                    corr[lane + g] = -lay.corr * (lay.pairs ? (g % 2 ? p1 : p0) : sum4[g]);
                     dxl[lane + g] = d;
                 }
             }
@@ -168,8 +255,10 @@ void q8_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t 
     }
 }
 
-void q4_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
-                        int64_t r1, float *y, int64_t ldy) {
+}  // namespace
+
+void q4_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                       int64_t r1, float *y, int64_t ldy) {
     const int64_t nb = k / kQuantBlock;
     const size_t row_bytes = qact_row_bytes(k);
     for (int64_t r = r0; r < r1; r++) {
@@ -192,10 +281,47 @@ void q4_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t 
     }
 }
 
+namespace {
+
+// Q4_0X8, one group of 8 rows at a time: each block's nibbles unpacked once for the 8 rows.
+void q4_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                          int64_t r1, float *y, int64_t ldy) {
+    const int64_t nb = k / kQuantBlock;
+    const size_t row_bytes = qact_row_bytes(k);
+    const size_t group_bytes = static_cast<size_t>(nb) * 8 * kQ4Bytes;
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        const uint8_t *grp = w + static_cast<size_t>(r / 8) * group_bytes;
+        for (int64_t i = 0; i < m; i++) {
+            const uint8_t *a = act + static_cast<size_t>(i) * row_bytes;
+            const int8_t *qx = reinterpret_cast<const int8_t *>(a);
+            const float *dxl = reinterpret_cast<const float *>(a + 2 * k);
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *q = grp + q4x8_nib_at(nb, b), *sc = grp + q4x8_scale_at(nb, b);
+                const int8_t *xb = qx + b * 32;
+                for (int rr = 0; rr < 8; rr++) {
+                    int32_t sum = 0;
+                    for (int j = 0; j < 8; j++) {
+                        const uint8_t lo = q[8 * rr + j], hi = q[64 + 8 * rr + j];
+                        sum += ((lo & 15) - 8) * xb[j] + ((lo >> 4) - 8) * xb[8 + j] +
+                               ((hi & 15) - 8) * xb[16 + j] + ((hi >> 4) - 8) * xb[24 + j];
+                    }
+                    s[rr] += static_cast<float>(sum) *
+                             (half_to_float(load_u16(sc + 2 * rr)) * dxl[b * 8]);
+                }
+            }
+            for (int rr = 0; rr < 8; rr++) y[i * ldy + r + rr] = s[rr];
+        }
+    }
+    if (r < r1) q4_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+}
+
 const QKernels kPortable = {
     "portable",
     {QActLayout{false, 0}, nullptr, q8_0_rows_portable},
-    {QActLayout{false, 0}, nullptr, q4_0_rows_portable},
+    {QActLayout{false, 0}, nullptr, q4_0_rows_natural},
+    {QActLayout{false, 0}, nullptr, q4_0x8_rows_portable},
 };
 
 }  // namespace
@@ -228,7 +354,9 @@ class QLinearKernel : public Kernel {
           m_(m),
           k_(k),
           n_(n),
-          gemv_(wtype == DType::Q8_0 ? qkernels().q8_0 : qkernels().q4_0) {}
+          gemv_(wtype == DType::Q8_0   ? qkernels().q8_0
+                : wtype == DType::Q4_0 ? qkernels().q4_0
+                                       : qkernels().q4_0x8) {}
 
     size_t scratch_bytes() const override {
         return static_cast<size_t>(m_) * qact_row_bytes(k_) + 64;
@@ -262,12 +390,13 @@ class QLinearKernel : public Kernel {
             g.rows(act, m, k, w, 0, n, y, n);
             return Status::OK();
         }
-        // Chunks of 4-row groups, several per thread for balance.
-        const int64_t groups = (n + 3) / 4;
+        // Chunks of 4-row groups (Q4_0X8: its 8-row groups), several per thread for balance.
+        const int64_t unit = wtype_ == DType::Q4_0X8 ? 8 : 4;
+        const int64_t groups = (n + unit - 1) / unit;
         const int64_t per = std::max<int64_t>(1, groups / (4 * threads));
         const int64_t chunks = (groups + per - 1) / per;
         auto body = [&](int64_t c0, int64_t c1) {
-            const int64_t r0 = c0 * per * 4, r1 = std::min(n, c1 * per * 4);
+            const int64_t r0 = c0 * per * unit, r1 = std::min(n, c1 * per * unit);
             if (r0 < r1) g.rows(act, m, k, w, r0, r1, y, n);
         };
         io.pool->parallel_for(chunks, 1, threads, body);

@@ -34,8 +34,46 @@ class Kernel;
 // GGML: Q8_0 d = amax / 127, q = round(x / d); Q4_0 d = (the value of largest magnitude)
 // / -8, q = min(15, (int)(x / d + 8.5)).
 void quantize_blocks(DType t, const float *x, int64_t n, uint8_t *out);
-// Inverse: `n` floats from n / 32 blocks of `t`.
+// Inverse: `n` floats from n / 32 blocks of `t` (Q8_0 or Q4_0).
 void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out);
+
+// ---- Q4_0X8: Q4_0 with every 8 rows interleaved (DType::Q4_0X8) ----
+//
+// A [N, K] matrix of Q4_0 blocks (nb = K / 32 per row) stored for the matrix-vector
+// kernels: rows 8g..8g+7 form group g, 8 * nb * 18 bytes at g * 8 * nb * 18 (where those
+// rows' plain blocks would be), one sequential stream: runs of 4 block indices, each 64
+// bytes of scales (per block 16 bytes: the 8 rows' fp16 d in row order) then 4 x 128
+// nibble bytes (per block); the last run holds the nb % 4 blocks left, scales then
+// nibbles likewise (q4x8_scale_at, q4x8_nib_at). Nibble bytes of block b: byte t = 8r + j
+// (row r, j < 8) of the first 64 holds q[r][8 + j] << 4 | q[r][j], of the second 64
+// q[r][24 + j] << 4 | q[r][16 + j], where q[r][0..31] are row r's block-b values
+// (w = (q - 8) * d). A kernel reads each 64-byte run once per block and 8 rows: its low
+// nibbles are 8 weights of each row (lane pairs 2r, 2r + 1 of a zmm take 4 each against
+// one broadcast 8-byte run of the activation), its high nibbles the next 8. Rows after the
+// last whole group (N % 8 of them) stay plain Q4_0 rows at their usual offset. The size is
+// Q4_0's: N * nb * 18 bytes.
+//
+// Why the scales sit inside the stream: with them after a group's nibbles (a second
+// stream 3 KB ahead) the kernel streamed 12-14 GB/s from memory, inline 21-24 GB/s (Zen 4,
+// 110M-shaped matrices; a plain read of the same bytes 28-30 GB/s).
+
+// Offsets within a group (rows of nb blocks) of block b's 16 scale bytes and 128 nibble
+// bytes.
+inline size_t q4x8_scale_at(int64_t nb, int64_t b) {
+    return static_cast<size_t>(b / 4) * 576 + static_cast<size_t>(b % 4) * 16;
+}
+inline size_t q4x8_nib_at(int64_t nb, int64_t b) {
+    const int64_t run = b / 4, in_run = nb - run * 4 < 4 ? nb - run * 4 : 4;
+    return static_cast<size_t>(run) * 576 + static_cast<size_t>(in_run) * 16 +
+           static_cast<size_t>(b % 4) * 128;
+}
+
+// Rewrites plain Q4_0 rows [n, k] as Q4_0X8 (out and plain must not overlap).
+void q4_0_x8_pack(const uint8_t *plain, int64_t n, int64_t k, uint8_t *out);
+// Row r of a Q4_0X8 matrix as plain Q4_0 blocks (k / 32 * 18 bytes).
+void q4_0_x8_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks);
+// Row r of a Q4_0X8 matrix as k floats.
+void q4_0_x8_dequantize_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out);
 
 // ---- prepared activations ----
 
@@ -48,9 +86,13 @@ void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out);
 // quad (16 per quad) then covers bytes 4l..4l+3 of both halves (block l / 4), so its
 // correction sums 8 values. The blocks after the last whole quad are natural, their
 // lanes (8 per block) following the quads' (see qact_lane).
+// With `pairs` (Q4_0X8; natural order, not quads), every block's 8 correction lanes hold
+// P0, P1, P0, P1, ...: P0 = -corr * the sum of its values 0..3, 8..11, 16..19, 24..27 (the
+// lanes 2r of the X8 kernels), P1 of the other 16, so one 8-byte broadcast feeds a zmm.
 struct QActLayout {
     bool quads = false;
     int corr = 0;  // 0: no correction lanes are read
+    bool pairs = false;
 };
 
 // Index of block b's first lane in a row of nb blocks laid out by `lay`.
@@ -82,10 +124,17 @@ struct QGemvKernel {
                  float *y, int64_t ldy);
 };
 
+// For q4_0x8, `rows` takes r0 as a multiple of 8 and r1 as a multiple of 8 or n (then
+// the N % 8 plain rows after the last group are computed as well).
 struct QKernels {
     const char *name;
-    QGemvKernel q8_0, q4_0;
+    QGemvKernel q8_0, q4_0, q4_0x8;
 };
+
+// The portable Q4_0 rows kernel on a natural activation layout (reads qs and the dx lanes
+// only): the N % 8 plain rows of a Q4_0X8 matrix in every ISA's q4_0x8 kernel.
+void q4_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                       int64_t r1, float *y, int64_t ldy);
 
 // The table cpu_features() allows (EMBER_CPU_ISA caps it). Per-ISA tables are nullptr
 // when this build lacks the ISA's code; they do not check the CPU (tests do).
@@ -98,7 +147,7 @@ const QKernels *qkernels_avx512_vnni_vbmi();  // VNNI + VBMI: Q4_0 quads gathere
 
 // ---- ops ----
 
-// ember.Linear's kernel for a Q8_0 / Q4_0 W [n, k], m rows of X.
+// ember.Linear's kernel for a Q8_0 / Q4_0 / Q4_0X8 W [n, k], m rows of X.
 Status create_qlinear(DType wtype, int64_t m, int64_t k, int64_t n, std::unique_ptr<Kernel> *out);
 
 }  // namespace ember

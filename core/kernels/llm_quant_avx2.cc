@@ -242,6 +242,87 @@ void rows_avx2(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64
     }
 }
 
+// ---- Q4_0X8 (llm_quant.h) ----
+//
+// A group's block b is 128 nibble bytes; in 256-bit halves: bytes 0..31 of each 64-byte
+// run are rows 0..3, bytes 32..63 rows 4..7. Per half and run, the low and high nibbles are
+// 8 weights of 4 rows (lane pair 2r, 2r+1 = row r's 4 + 4) against one broadcast 8-byte
+// run of the activation; the four vpmaddubsw results add as int16 (|each| <= 2 * 15 * 128)
+// before one vpmaddwd, and the prepared pair corrections (QActLayout::pairs) add -8 * sum(x).
+// The block's 16 scale bytes precede its run of 4 blocks in the same stream.
+
+inline int64_t ld64(const void *p) {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+template <int R>
+inline void x8_block(const uint8_t *q, const uint8_t *sc, const ActRow *a, int64_t b,
+                     __m256 (*acc)[2]) {
+    const __m256i m = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(sc));
+    for (int half = 0; half < 2; half++) {
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 32 * half));
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 64 + 32 * half));
+        const __m256i w0 = _mm256_and_si256(qa, m), w1 = _mm256_and_si256(_mm256_srli_epi16(qa, 4), m);
+        const __m256i w2 = _mm256_and_si256(qb, m), w3 = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m);
+        const __m256 dw = _mm256_cvtph_ps(half ? _mm_unpackhi_epi16(h, h) : _mm_unpacklo_epi16(h, h));
+        for (int i = 0; i < R; i++) {
+            const int8_t *x = a[i].qs + b * 32;
+            const __m256i s16 = _mm256_add_epi16(
+                _mm256_add_epi16(_mm256_maddubs_epi16(w0, _mm256_set1_epi64x(ld64(x))),
+                                 _mm256_maddubs_epi16(w1, _mm256_set1_epi64x(ld64(x + 8)))),
+                _mm256_add_epi16(_mm256_maddubs_epi16(w2, _mm256_set1_epi64x(ld64(x + 16))),
+                                 _mm256_maddubs_epi16(w3, _mm256_set1_epi64x(ld64(x + 24)))));
+            const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(s16, ones),
+                                               _mm256_set1_epi64x(ld64(a[i].corr + b * 8)));
+            acc[i][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                                           _mm256_mul_ps(dw, _mm256_set1_ps(a[i].dxl[b * 8])),
+                                           acc[i][half]);
+        }
+    }
+}
+
+template <int R>
+inline void x8_group(const uint8_t *grp, int64_t nb, const ActRow *a, float *y, int64_t ldy) {
+    __m256 acc[R][2];
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++)
+        x8_block<R>(grp + q4x8_nib_at(nb, b), grp + q4x8_scale_at(nb, b), a, b, acc);
+    // hadd: [r0, r1, r4, r5 | r2, r3, r6, r7] -> row order.
+    const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    for (int i = 0; i < R; i++)
+        _mm256_storeu_ps(y + i * ldy,
+                         _mm256_permutevar8x32_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]), order));
+}
+
+void rows_x8_avx2(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0, int64_t r1,
+                  float *y, int64_t ldy) {
+    const int64_t nb = k / 32;
+    const size_t row_bytes = qact_row_bytes(k);
+    const size_t group_bytes = static_cast<size_t>(nb) * 8 * 18;
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        const uint8_t *nib = w + static_cast<size_t>(r / 8) * group_bytes;
+        ActRow a[4];
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            for (int j = 0; j < 4; j++) a[j] = act_row(act, row_bytes, k, i + j);
+            x8_group<4>(nib, nb, a, y + i * ldy + r, ldy);
+        }
+        const int64_t left = m - i;
+        for (int j = 0; j < left; j++) a[j] = act_row(act, row_bytes, k, i + j);
+        if (left == 3)
+            x8_group<3>(nib, nb, a, y + i * ldy + r, ldy);
+        else if (left == 2)
+            x8_group<2>(nib, nb, a, y + i * ldy + r, ldy);
+        else if (left == 1)
+            x8_group<1>(nib, nb, a, y + i * ldy + r, ldy);
+    }
+    if (r < r1) q4_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+}
+
 // ---- activation preparation (qact_prepare, bit for bit) ----
 //
 // Per block: amax of 4 ymm, d = amax / 127, q = x * (1 / d) rounded half away from zero as
@@ -301,7 +382,14 @@ void prepare_avx2(const QActLayout &lay, const float *x, int64_t m, int64_t ldx,
                 _mm_storeu_ps(dxl + lane, _mm_set1_ps(d));
             } else {
                 _mm256_storeu_si256(reinterpret_cast<__m256i *>(qs + b * 32), q8);
-                _mm256_storeu_si256(reinterpret_cast<__m256i *>(corr + lane), _mm256_mullo_epi32(sum4, neg_corr));
+                __m256i c = _mm256_mullo_epi32(sum4, neg_corr);
+                if (lay.pairs) {
+                    // [P0, P1] = the even and odd lanes' sums, repeated (QActLayout::pairs).
+                    c = _mm256_add_epi32(c, _mm256_shuffle_epi32(c, _MM_SHUFFLE(1, 0, 3, 2)));
+                    c = _mm256_broadcastq_epi64(
+                        _mm_add_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1)));
+                }
+                _mm256_storeu_si256(reinterpret_cast<__m256i *>(corr + lane), c);
                 _mm256_storeu_ps(dxl + lane, _mm256_set1_ps(d));
             }
         }
@@ -312,6 +400,7 @@ const QKernels kAvx2 = {
     "avx2",
     {QActLayout{false, 0}, prepare_avx2, rows_avx2<true>},
     {QActLayout{true, 8}, prepare_avx2, rows_avx2_q4},
+    {QActLayout{false, 8, true}, prepare_avx2, rows_x8_avx2},
 };
 
 }  // namespace

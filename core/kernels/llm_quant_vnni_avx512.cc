@@ -30,6 +30,7 @@ const QKernels kVnni = {
     "avx512-vnni",
     {QActLayout{kQ8Quads, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
     {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
+    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512},
 };
 }  // namespace
 
@@ -55,6 +56,7 @@ const QKernels kVnniVbmi = {
     "avx512-vnni-vbmi",
     {QActLayout{kQ8Quads, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
     {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
+    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512},
 };
 }  // namespace
 }  // namespace vbmi
