@@ -81,6 +81,8 @@ ember_status ember_runtime_create(const ember_runtime_options *opts, ember_runti
     EMBER_REQUIRE(read_options(opts, &o), "ember_runtime_options.struct_size is invalid");
     EMBER_REQUIRE(o.num_threads >= 0 && o.num_threads <= 1024,
                   "ember_runtime_options.num_threads must be in [0, 1024]");
+    EMBER_REQUIRE(o.spin_us >= 0 && o.spin_us <= 1000000,
+                  "ember_runtime_options.spin_us must be in [0, 1000000]");
     *out = new ember_runtime(o);
     return EMBER_OK;
     EMBER_API_END

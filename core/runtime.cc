@@ -25,7 +25,7 @@ Runtime::Runtime(const ember_runtime_options &opts)
     : log_fn_(opts.log_fn),
       log_user_(opts.log_user_data),
       log_level_(opts.log_level),
-      pool_(resolve_threads(opts.num_threads)) {
+      pool_(resolve_threads(opts.num_threads), opts.spin_us) {
     if (!opts.disable_plugin_discovery) plugins_.discover();
 }
 

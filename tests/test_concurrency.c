@@ -126,6 +126,9 @@ static int setup(void **state) {
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.num_threads = 2;
+    /* test_concurrency_spin: the same with workers that poll between jobs (spin_us). */
+    const char *spin = getenv("EMBER_CONCURRENCY_SPIN_US");
+    if (spin) o.spin_us = atoi(spin);
     if (ember_runtime_create(&o, &g_rt) != EMBER_OK) return -1;
     char path[1024], err[512];
     for (int k = 0; k < N_MODELS; k++) {

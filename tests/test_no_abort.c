@@ -123,6 +123,12 @@ static void test_runtime_errors(void **state) {
     EXPECT_ERR(ember_runtime_create(&o, &rt), EMBER_ERR_INVALID_ARGUMENT);
     o.num_threads = 1 << 20;
     EXPECT_ERR(ember_runtime_create(&o, &rt), EMBER_ERR_INVALID_ARGUMENT);
+    o.num_threads = 0;
+    o.spin_us = -1;
+    EXPECT_ERR(ember_runtime_create(&o, &rt), EMBER_ERR_INVALID_ARGUMENT);
+    o.spin_us = 1000001;
+    EXPECT_ERR(ember_runtime_create(&o, &rt), EMBER_ERR_INVALID_ARGUMENT);
+    o.spin_us = 0;
     assert_ptr_equal(rt, SENTINEL);
     rt = new_runtime();
     int32_t n = -7;

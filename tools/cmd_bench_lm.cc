@@ -1,5 +1,5 @@
 // `ember bench-lm MODEL.ember [--prompt-len P] [--gen N] [--threads T] [--runs R] [--json]
-//                             [--profile] [--copy-on-load]`
+//                             [--profile] [--copy-on-load] [--spin-us US]`
 //
 // Prefill and decode speed of a language model: a fixed pseudo-random prompt of P tokens
 // is fed in one batched run (prefill tok/s = P / time), then N tokens are generated
@@ -8,6 +8,8 @@
 // the best run's (`*_best`: the least disturbed on a shared machine).
 // --copy-on-load: the model is read into memory (ember_model_options.copy_on_load), which
 // for large files asks for transparent huge pages (core/runtime.cc), instead of mmap'd.
+// --spin-us US: ember_runtime_options.spin_us (idle workers poll for US microseconds before
+// sleeping; default 0).
 // --profile: per operator type, the decode step's time per token (the session's step
 // timings of the one-token plan), and what is left outside the kernels (session run,
 // sampling, the generator).
@@ -62,7 +64,7 @@ double median(std::vector<double> v) {
 int cmd_bench_lm(int argc, char **argv) {
     std::string path;
     long long prompt_len = 32, gen = 64;
-    int threads = 1, runs = 3;
+    int threads = 1, runs = 3, spin_us = 0;
     bool json = false, profile = false, copy = false;
     for (int i = 0; i < argc; i++) {
         std::string a = argv[i];
@@ -74,20 +76,22 @@ int cmd_bench_lm(int argc, char **argv) {
         else if (a == "--json") json = true;
         else if (a == "--profile") profile = true;
         else if (a == "--copy-on-load") copy = true;
+        else if (a == "--spin-us" && v) spin_us = atoi(argv[++i]);
         else if (path.empty() && !a.empty() && a[0] != '-') path = a;
         else {
             fprintf(stderr, "ember bench-lm: unexpected argument '%s'\n", a.c_str());
             return 2;
         }
     }
-    if (path.empty() || prompt_len < 1 || gen < 1 || threads < 0 || runs < 1) {
+    if (path.empty() || prompt_len < 1 || gen < 1 || threads < 0 || runs < 1 || spin_us < 0) {
         fprintf(stderr, "usage: ember bench-lm MODEL.ember [--prompt-len P] [--gen N] [--threads T] [--runs R] [--json] [--profile]\n"
-                "                      [--copy-on-load]\n");
+                "                      [--copy-on-load] [--spin-us US]\n");
         return 2;
     }
     LmHandles h;
     h.profile = profile;
     h.copy_on_load = copy;
+    h.spin_us = spin_us;
     if (!h.open("ember bench-lm", path, threads, 0)) return 1;
     int64_t ctx = 0;
     ember_generator_position(h.gen, nullptr, &ctx);

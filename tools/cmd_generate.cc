@@ -1,5 +1,5 @@
 // `ember generate MODEL.ember [--prompt TEXT] [-n N] [--temperature T] [--top-k K]
-//  [--top-p P] [--seed S] [--threads T] [--context C] [--ignore-eos] [--json]`
+//  [--top-p P] [--seed S] [--threads T] [--spin-us US] [--context C] [--ignore-eos] [--json]`
 //
 // Streams the prompt and then each generated token's text to stdout as it comes (like
 // llama2.c's run.c). Defaults follow run.c: 256 tokens, temperature 1.0, top-p 0.9;
@@ -47,7 +47,7 @@ void append_ids(std::string *out, const int32_t *ids, size_t n) {
 int cmd_generate(int argc, char **argv) {
     std::string path, prompt;
     long long n = 256, context = 0;
-    int threads = 0;
+    int threads = 0, spin_us = 0;
     bool json = false, ignore_eos = false;
     ember_sampler_options so{};
     so.struct_size = sizeof so;
@@ -63,6 +63,7 @@ int cmd_generate(int argc, char **argv) {
         else if (a == "--top-p" && v) so.top_p = static_cast<float>(atof(argv[++i]));
         else if (a == "--seed" && v) so.seed = strtoull(argv[++i], nullptr, 10);
         else if (a == "--threads" && v) threads = atoi(argv[++i]);
+        else if (a == "--spin-us" && v) spin_us = atoi(argv[++i]);
         else if (a == "--context" && v) context = atoll(argv[++i]);
         else if (a == "--ignore-eos") ignore_eos = true;
         else if (a == "--json") json = true;
@@ -72,12 +73,13 @@ int cmd_generate(int argc, char **argv) {
             return 2;
         }
     }
-    if (path.empty() || n < 0 || threads < 0 || context < 0) {
+    if (path.empty() || n < 0 || threads < 0 || context < 0 || spin_us < 0) {
         fprintf(stderr, "usage: ember generate MODEL.ember [--prompt TEXT] [-n N] [--temperature T] "
-                        "[--top-k K] [--top-p P] [--seed S] [--threads T] [--context C] [--ignore-eos] [--json]\n");
+                        "[--top-k K] [--top-p P] [--seed S] [--threads T] [--spin-us US] [--context C] [--ignore-eos] [--json]\n");
         return 2;
     }
     LmHandles h;
+    h.spin_us = spin_us;
     if (!h.open("ember generate", path, threads, context)) return 1;
     if (ember_generator_set_sampler(h.gen, &so) != EMBER_OK) {
         fprintf(stderr, "ember generate: %s\n", ember_last_error());

@@ -8,6 +8,7 @@ bool LmHandles::open(const char *tool, const std::string &path, int threads, int
     ro.struct_size = sizeof ro;
     ro.num_threads = threads;
     ro.log_level = EMBER_LOG_WARNING;
+    ro.spin_us = spin_us;
     ember_session_options so{};
     so.struct_size = sizeof so;
     so.num_threads = threads;

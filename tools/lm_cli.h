@@ -16,6 +16,7 @@ struct LmHandles {
     const ember_tokenizer *tok = nullptr;  // borrowed from gen; null without a tokenizer
     bool profile = false;                  // set before open(): time every step (bench-lm --profile)
     bool copy_on_load = false;             // set before open(): read the file into (huge-page) memory
+    int spin_us = 0;                       // set before open(): ember_runtime_options.spin_us
 
     ~LmHandles() {
         ember_generator_release(gen);

@@ -193,7 +193,7 @@ func TestLoadAndDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := NewRuntime(&RuntimeOptions{NumThreads: 2, DisablePluginDiscovery: true})
+	rt, err := NewRuntime(&RuntimeOptions{NumThreads: 2, DisablePluginDiscovery: true, SpinMicros: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

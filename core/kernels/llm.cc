@@ -281,30 +281,28 @@ public:
         // Dot products: the weight bytes decide the time; one thread per ~128 KiB of W.
         const LlmKernels &lk = llm_kernels();
         const double bytes = static_cast<double>(n_) * static_cast<double>(k_) * 4.0;
-        const int threads = threads_for(io.max_threads, bytes, 128.0 * 1024.0);
+        // And only when the product outlasts a few hand-offs to a worker (ThreadPool::
+        // worth_threads; one core streams about 20 GB/s = 20000 bytes per microsecond).
+        int threads = threads_for(io.max_threads, bytes, 128.0 * 1024.0);
+        if (threads > 1) threads = io.pool->worth_threads(threads, bytes * static_cast<double>(m_) / 20000.0);
         if (threads <= 1) {
             lk.dot_rows(x, m_, k_, w, k_, 0, n_, y, n_);
             return Status::OK();
         }
         // Units of 16-row multiples (whole 64-byte lines of y: no false sharing between
-        // threads), about 32 KiB of weights each, claimed one at a time by every thread: a
-        // thread that starts late (a worker waking up, or preempted on a shared machine)
-        // leaves its share to the others, and a running unit holds back the end of the
-        // step by a few microseconds, not by a fixed 1/threads share of it.
+        // threads), about 32 KiB of weights each, claimed one at a time: a thread that
+        // starts late (a worker waking up, or preempted on a shared machine) leaves its
+        // share to the others, and a running unit holds back the end of the step by a few
+        // microseconds, not by a fixed 1/threads share of it.
         const int64_t rows_per_unit =
             std::max<int64_t>(16, (32 * 1024 / std::max<int64_t>(1, k_ * 4 * m_)) / 16 * 16);
+        // Each thread streams its own contiguous part of W first (for_segments).
         const int64_t units = (n_ + rows_per_unit - 1) / rows_per_unit;
         const int64_t m = m_, k = k_, n = n_;
-        std::atomic<int64_t> next{0};
-        auto body = [&](int64_t, int64_t) {
-            for (;;) {
-                const int64_t u = next.fetch_add(1, std::memory_order_relaxed);
-                if (u >= units) break;
-                const int64_t r0 = u * rows_per_unit, r1 = std::min(n, r0 + rows_per_unit);
-                lk.dot_rows(x, m, k, w, k, r0, r1, y, n);
-            }
-        };
-        io.pool->parallel_for(threads, 1, threads, body);
+        for_segments(io.pool, threads, units, [&](int64_t u) {
+            const int64_t r0 = u * rows_per_unit, r1 = std::min(n, r0 + rows_per_unit);
+            lk.dot_rows(x, m, k, w, k, r0, r1, y, n);
+        });
         return Status::OK();
     }
 
@@ -564,7 +562,9 @@ public:
         // Work ~ 2 * hd * (rows attended) per unit.
         const double work = static_cast<double>(units) * static_cast<double>(pos + (g_.t + 1) / 2) *
                             static_cast<double>(hd) * 2.0;
-        const int threads = std::min(slots_, threads_for(io.max_threads, work, 32768.0));
+        // (about 10 multiply-adds per nanosecond on one core: worth_threads' estimate)
+        int threads = std::min(slots_, threads_for(io.max_threads, work, 32768.0));
+        if (threads > 1) threads = io.pool->worth_threads(threads, work / 10000.0);
         if (g_.t == 1 && threads <= 1 && hd >= 32) {
             // Decode on one thread: every head in one pass over the cache rows (measured
             // CPU time of the 15M shape's decode, head size 48: -4 to -7%). Small heads

@@ -384,22 +384,30 @@ class QLinearKernel : public Kernel {
                             static_cast<double>(std::min<int64_t>(m_, 8));
         int threads = static_cast<int>(work / (128.0 * 1024.0));
         threads = std::max(1, std::min(io.max_threads, threads));
+        // Only when it outlasts a few hand-offs to a worker (ThreadPool::worth_threads): one
+        // core streams about 20 GB/s of weights = 20000 bytes per microsecond; prefill rows
+        // beyond the first 8 add compute.
+        if (threads > 1)
+            threads = io.pool->worth_threads(
+                threads, work / 20000.0 * std::max<double>(1.0, static_cast<double>(m_) / 8.0));
         const QGemvKernel &g = gemv_;
         const int64_t m = m_, k = k_, n = n_;
         if (threads <= 1) {
             g.rows(act, m, k, w, 0, n, y, n);
             return Status::OK();
         }
-        // Chunks of 4-row groups (Q4_0X8: its 8-row groups), several per thread for balance.
+        // Units of whole 4-row groups (Q4_0X8: its 8-row groups) of about 16 KiB of weights;
+        // each thread streams its own contiguous part first (for_segments).
         const int64_t unit = wtype_ == DType::Q4_0X8 ? 8 : 4;
+        const double group_bytes = static_cast<double>(unit * k_ / kQuantBlock) *
+                                   static_cast<double>(dtype_block_bytes(wtype_));
+        const int64_t per = std::max<int64_t>(1, static_cast<int64_t>(16384.0 / group_bytes));
         const int64_t groups = (n + unit - 1) / unit;
-        const int64_t per = std::max<int64_t>(1, groups / (4 * threads));
         const int64_t chunks = (groups + per - 1) / per;
-        auto body = [&](int64_t c0, int64_t c1) {
-            const int64_t r0 = c0 * per * unit, r1 = std::min(n, c1 * per * unit);
+        for_segments(io.pool, threads, chunks, [&](int64_t c) {
+            const int64_t r0 = c * per * unit, r1 = std::min(n, (c + 1) * per * unit);
             if (r0 < r1) g.rows(act, m, k, w, r0, r1, y, n);
-        };
-        io.pool->parallel_for(chunks, 1, threads, body);
+        });
         return Status::OK();
     }
 

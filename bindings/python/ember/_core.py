@@ -109,11 +109,14 @@ class _Handle:
 
 
 class Runtime(_Handle):
-    """Thread pool and logging for models. Safe to share between threads."""
+    """Thread pool and logging for models. Safe to share between threads.
 
-    def __init__(self, num_threads=0, plugin_discovery=True):
+    spin_us: microseconds idle workers (and callers waiting for them) poll before they
+    sleep; 0 (default): nothing spins (ember_runtime_options.spin_us)."""
+
+    def __init__(self, num_threads=0, plugin_discovery=True, spin_us=0):
         opts = RuntimeOptions(ctypes.sizeof(RuntimeOptions), num_threads, None, None, 1,
-                              0 if plugin_discovery else 1)
+                              0 if plugin_discovery else 1, spin_us)
         p = ctypes.c_void_p()
         check(lib.ember_runtime_create(ctypes.byref(opts), ctypes.byref(p)))
         self._ptr = p.value

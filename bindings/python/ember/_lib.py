@@ -44,7 +44,8 @@ class EmberError(Exception):
 class RuntimeOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size), ("num_threads", ctypes.c_int32),
                 ("log_fn", ctypes.c_void_p), ("log_user_data", ctypes.c_void_p),
-                ("log_level", ctypes.c_int32), ("disable_plugin_discovery", ctypes.c_int32)]
+                ("log_level", ctypes.c_int32), ("disable_plugin_discovery", ctypes.c_int32),
+                ("spin_us", ctypes.c_int32)]
 
 
 class CPluginInfo(ctypes.Structure):

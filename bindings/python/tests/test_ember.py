@@ -62,7 +62,7 @@ def test_load_and_describe(mnist):
             s.run([np.zeros((1, 1, 28, 28), np.float32)])
         steps = s.profile()
         assert steps and all(p.calls == 3 and p.total_ms >= 0 for p in steps)
-    rt = ember.Runtime(num_threads=2, plugin_discovery=False)
+    rt = ember.Runtime(num_threads=2, plugin_discovery=False, spin_us=50)
     assert rt.num_threads == 2
     assert rt.plugins() == []
     m2 = rt.load_model_bytes((Path(MODELS) / "mnist-8.ember").read_bytes())

@@ -107,6 +107,7 @@ pub struct ember_runtime_options {
     pub log_user_data: *mut c_void,
     pub log_level: i32,
     pub disable_plugin_discovery: i32,
+    pub spin_us: i32,
 }
 
 #[repr(C)]

@@ -27,7 +27,7 @@ fn rust_layout() -> BTreeMap<String, usize> {
     m.insert("ember_pixel_format".to_string(), size_of::<ember_pixel_format>());
     m.insert("ember_stop_reason".to_string(), size_of::<ember_stop_reason>());
     layout!(m, ember_runtime_options { struct_size, num_threads, log_fn, log_user_data, log_level,
-                                       disable_plugin_discovery });
+                                       disable_plugin_discovery, spin_us });
     layout!(m, ember_plugin_info { struct_size, name, path, version, loaded, reason, device_count });
     layout!(m, ember_model_options { struct_size, copy_on_load, verify_checksums });
     layout!(m, ember_value_info { struct_size, name, dtype, rank, dims, dim_names });

@@ -123,6 +123,10 @@ pub struct RuntimeOptions {
     /// Do not scan EMBER_PLUGIN_PATH and the plugin folder beside libember.so
     /// ([`Runtime::load_plugin`] still works).
     pub disable_plugin_discovery: bool,
+    /// Microseconds idle workers (and callers waiting for them) poll before they sleep;
+    /// 0 (default): nothing spins. Faster token-by-token decoding on 2+ threads on a
+    /// machine that is yours alone (`ember_runtime_options.spin_us`).
+    pub spin_us: i32,
 }
 
 struct RuntimeInner(*mut sys::ember_runtime);
@@ -160,6 +164,7 @@ impl Runtime {
             log_user_data: ptr::null_mut(),
             log_level: sys::EMBER_LOG_WARNING as i32,
             disable_plugin_discovery: opts.disable_plugin_discovery as i32,
+            spin_us: opts.spin_us,
         };
         let mut p = ptr::null_mut();
         // SAFETY: valid options and out pointer.

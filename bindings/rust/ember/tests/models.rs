@@ -109,7 +109,7 @@ fn load_and_describe() {
         None => return,
     };
     let path = models.join("mnist-8.ember");
-    let rt = Runtime::with_options(&RuntimeOptions { num_threads: 2, disable_plugin_discovery: true }).unwrap();
+    let rt = Runtime::with_options(&RuntimeOptions { num_threads: 2, disable_plugin_discovery: true, spin_us: 50 }).unwrap();
     assert_eq!(rt.num_threads().unwrap(), 2);
     assert!(rt.plugins().unwrap().is_empty(), "discovery is off");
     let model = rt.load_model(&path).unwrap();
