@@ -31,15 +31,20 @@ const char *dtype_name(DType t) {
     if (t == DType::Q8_0) return "q8_0";
     if (t == DType::Q4_0) return "q4_0";
     if (t == DType::Q4_0X8) return "q4_0x8";
+    if (t == DType::Q8_0X8) return "q8_0x8";
     return "undefined";
 }
 
 bool dtype_is_block(DType t) {
-    return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_0X8;
+    return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_0X8 || t == DType::Q8_0X8;
 }
 
 size_t dtype_block_bytes(DType t) {
-    return t == DType::Q8_0 ? 34 : (t == DType::Q4_0 || t == DType::Q4_0X8) ? 18 : 0;
+    switch (dtype_plain_blocks(t)) {
+        case DType::Q8_0: return 34;
+        case DType::Q4_0: return 18;
+        default: return 0;
+    }
 }
 
 size_t dtype_storage_bytes(DType t, int64_t numel) {

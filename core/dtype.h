@@ -35,7 +35,15 @@ enum class DType : uint8_t {
                 // times d                                                (18 bytes)
     Q4_0X8 = 34,  // Q4_0 blocks with every 8 rows interleaved for the matrix-vector
                   // kernels (llm_quant.h, formats/FORMAT.md); same size as Q4_0
+    Q8_0X8 = 35,  // Q8_0 likewise; same size as Q8_0
 };
+
+// Q4_0X8 / Q8_0X8: the plain type whose blocks they hold; others: themselves.
+inline DType dtype_plain_blocks(DType t) {
+    return t == DType::Q4_0X8 ? DType::Q4_0 : t == DType::Q8_0X8 ? DType::Q8_0 : t;
+}
+// True for the row-interleaved block types (Q4_0X8, Q8_0X8): matrices only.
+inline bool dtype_is_x8(DType t) { return t == DType::Q4_0X8 || t == DType::Q8_0X8; }
 
 // Weights per block of a block-quantised type.
 constexpr int64_t kQuantBlock = 32;
@@ -48,7 +56,7 @@ const char *dtype_name(DType t);
 bool dtype_from_name(const char *name, DType *out);
 // True for element-type codes this build knows (1..13; not the block types).
 bool dtype_valid(uint32_t code);
-// Block-quantised storage types (Q8_0, Q4_0, Q4_0X8).
+// Block-quantised storage types (Q8_0, Q4_0, Q4_0X8, Q8_0X8).
 bool dtype_is_block(DType t);
 // Bytes of one block of 32 weights; 0 when `t` is not a block type.
 size_t dtype_block_bytes(DType t);

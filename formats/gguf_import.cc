@@ -12,8 +12,8 @@
 // Every count is checked against the bytes left before anything is allocated, every
 // string and array is bounded, tensors must lie inside the file without overlapping,
 // and each tensor's shape must be what the configuration implies. F32 tensors are used
-// as they are; F16 and BF16 are widened to float32; Q8_0 weight matrices keep their blocks
-// (Ember's layout is GGML's), Q4_0 ones are stored as q4_0x8 (the same blocks with rows
+// as they are; F16 and BF16 are widened to float32; Q8_0 and Q4_0 weight matrices keep their
+// blocks (Ember's are GGML's), stored as q8_0x8 / q4_0x8 (the same blocks with rows
 // interleaved by 8, core/kernels/llm_quant.h), norm weights of those types are dequantised;
 // other quantised types are refused (EMBER_ERR_UNSUPPORTED).
 #include <algorithm>
@@ -468,14 +468,14 @@ Status LlamaGguf::tensor(const std::string &name, std::vector<int64_t> ne, LmTen
     // the parser checked that rows are whole blocks and the bytes lie inside the file.
     const bool q = t.type->id == 8 || t.type->id == 2;
     const DType qt = t.type->id == 8 ? DType::Q8_0 : DType::Q4_0;
-    if (q && blocks && qt == DType::Q4_0 && ne.size() == 2) {
-        // Q4_0 matrices are written with their rows interleaved by 8 (q4_0x8), the
+    if (q && blocks && ne.size() == 2) {
+        // Matrices are written with their rows interleaved by 8 (q8_0x8, q4_0x8), the
         // layout the decode kernels stream fastest (llm_quant.h); same bytes, reordered.
         Bytes buf = std::make_shared<std::vector<uint8_t>>(dtype_storage_bytes(qt, n));
-        q4_0_x8_pack(src, ne[1], ne[0], buf->data());
+        x8_pack(qt, src, ne[1], ne[0], buf->data());
         out->data = reinterpret_cast<const float *>(buf->data());
         out->owner = buf;
-        out->dtype = DType::Q4_0X8;
+        out->dtype = qt == DType::Q4_0 ? DType::Q4_0X8 : DType::Q8_0X8;
         return Status::OK();
     }
     if (q && blocks) {

@@ -783,7 +783,8 @@ Status FileReader::read_tensor(Cursor *c, uint32_t t, Graph *g, TensorRec *rec) 
     if (code >= kFirstBlockDType && !blocks)
         return c->fail(EMBER_ERR_UNSUPPORTED, at,
                        "storage dtype %u is reserved for block-quantised weights this reader "
-                       "(format %u.%u) does not know (it knows q8_0 = 32, q4_0 = 33 and q4_0x8 = 34)",
+                       "(format %u.%u) does not know (it knows q8_0 = 32, q4_0 = 33, q4_0x8 = 34 "
+                       "and q8_0x8 = 35)",
                        code, kVersionMajor, kVersionMinor);
     if (!blocks && !dtype_valid(code))
         return c->fail(EMBER_ERR_FORMAT, at, "storage dtype code %u is not a known element type",
@@ -814,11 +815,11 @@ Status FileReader::read_tensor(Cursor *c, uint32_t t, Graph *g, TensorRec *rec) 
                        "a %s tensor's last dim must be a multiple of %lld, the shape is %s",
                        dtype_name(DType(code)), static_cast<long long>(kQuantBlock),
                        shape_str(dims).c_str());
-    if (DType(code) == DType::Q4_0X8 && rank != 2)
+    if (dtype_is_x8(DType(code)) && rank != 2)
         return c->fail(EMBER_ERR_FORMAT, at,
-                       "a q4_0x8 tensor is a matrix [rows, K] (its rows are interleaved by 8), "
+                       "a %s tensor is a matrix [rows, K] (its rows are interleaved by 8), "
                        "the shape is %s",
-                       shape_str(dims).c_str());
+                       dtype_name(DType(code)), shape_str(dims).c_str());
     // < 2^43 (block types: numel / 32 * 34)
     uint64_t want = static_cast<uint64_t>(dtype_storage_bytes(DType(code), numel));
     if (rec->nbytes != want)

@@ -161,21 +161,26 @@ void fill_weights(std::mt19937 &rng, DType t, int64_t n, int64_t k, std::vector<
     }
 }
 
-// Q4_0X8: the weights are filled as plain Q4_0 (the reference reads those), then packed.
+// X8 types: the weights are filled as their plain type (the reference reads those), then
+// packed.
 void check_kernel(const QKernels &isa, DType t, const Case &c, std::mt19937 &rng, bool extreme) {
     std::uniform_real_distribution<float> ud(-2.0f, 2.0f);
-    const bool x8 = t == DType::Q4_0X8;
+    const bool x8 = dtype_is_x8(t);
+    const DType plain = dtype_plain_blocks(t);
     std::vector<uint8_t> w, packed;
-    fill_weights(rng, x8 ? DType::Q4_0 : t, c.n, c.k, &w, extreme);
+    fill_weights(rng, plain, c.n, c.k, &w, extreme);
     if (x8) {
         packed.resize(w.size());
-        q4_0_x8_pack(w.data(), c.n, c.k, packed.data());
+        x8_pack(plain, w.data(), c.n, c.k, packed.data());
     }
     std::vector<float> x(static_cast<size_t>(c.m * c.k));
     for (auto &v : x) v = ud(rng);
     if (extreme)
         for (int64_t j = 0; j < c.k; j++) x[j] = j % 3 ? 2.0f : -2.0f;
-    const QGemvKernel &g = t == DType::Q8_0 ? isa.q8_0 : x8 ? isa.q4_0x8 : isa.q4_0;
+    const QGemvKernel &g = t == DType::Q8_0     ? isa.q8_0
+                           : t == DType::Q4_0   ? isa.q4_0
+                           : t == DType::Q4_0X8 ? isa.q4_0x8
+                                                : isa.q8_0x8;
     std::vector<uint8_t> act(static_cast<size_t>(c.m) * qact_row_bytes(c.k) + 64);
     if (g.prepare)
         g.prepare(g.layout, x.data(), c.m, c.k, c.k, act.data());
@@ -184,7 +189,7 @@ void check_kernel(const QKernels &isa, DType t, const Case &c, std::mt19937 &rng
     std::vector<float> y(static_cast<size_t>(c.m * c.n), NAN);
     g.rows(act.data(), c.m, c.k, x8 ? packed.data() : w.data(), c.r0, c.r1, y.data(), c.n);
     std::vector<float> wf(static_cast<size_t>(c.n * c.k));
-    dequantize_blocks(x8 ? DType::Q4_0 : t, w.data(), c.n * c.k, wf.data());
+    dequantize_blocks(plain, w.data(), c.n * c.k, wf.data());
     std::vector<double> xq;
     for (int64_t i = 0; i < c.m; i++) {
         ref_quant_act(x.data() + i * c.k, c.k, &xq);
@@ -238,39 +243,53 @@ void test_kernels_vs_reference(void **) {
         {9, 768, 17, 0, 17},  {1, 2080, 8, 0, 8},   {6, 32, 40, 16, 40},  {1, 5632, 16, 8, 16},
         {8, 128, 172, 0, 172}, {1, 288, 172, 160, 172},
     };
-    for (const QKernels *isa : isas) {
-        for (const Case &c : x8_cases) check_kernel(*isa, DType::Q4_0X8, c, rng, false);
-        check_kernel(*isa, DType::Q4_0X8, Case{1, 64, 8, 0, 8}, rng, true);
-        check_kernel(*isa, DType::Q4_0X8, Case{5, 96, 16, 0, 16}, rng, true);
-    }
+    for (const QKernels *isa : isas)
+        for (DType t : {DType::Q4_0X8, DType::Q8_0X8}) {
+            for (const Case &c : x8_cases) check_kernel(*isa, t, c, rng, false);
+            check_kernel(*isa, t, Case{1, 64, 8, 0, 8}, rng, true);
+            check_kernel(*isa, t, Case{5, 96, 16, 0, 16}, rng, true);
+        }
 }
 
-// q4_0_x8_pack moves every value and scale of a group to its documented site, keeps the
-// rows after the last group plain, and q4_0_x8_row / q4_0_x8_dequantize_row invert it.
+// x8_pack moves every value and scale of a group to its documented site, keeps the rows
+// after the last group plain, and x8_row / x8_dequantize_row invert it.
 void test_x8_layout(void **) {
     std::mt19937 rng(11);
-    for (int64_t n : {8, 13, 24, 5})
-      for (int64_t k : {96, 128, 288, 544}) {  // nb % 4 = 3, 0, 1, 1
+    for (DType plain : {DType::Q4_0, DType::Q8_0})
+      for (int64_t n : {8, 13, 24, 5})
+        for (int64_t k : {96, 128, 288, 544}) {  // nb % 4 = 3, 0, 1, 1
         const int64_t nb = k / 32;
-        std::vector<uint8_t> plain;
-        fill_weights(rng, DType::Q4_0, n, k, &plain, false);
-        std::vector<uint8_t> x8(plain.size());
-        q4_0_x8_pack(plain.data(), n, k, x8.data());
-        assert_int_equal(x8.size(), dtype_storage_bytes(DType::Q4_0X8, n * k));
+        const size_t bb = dtype_block_bytes(plain);
+        std::vector<uint8_t> src;
+        fill_weights(rng, plain, n, k, &src, false);
+        std::vector<uint8_t> x8(src.size());
+        x8_pack(plain, src.data(), n, k, x8.data());
+        assert_int_equal(x8.size(), dtype_storage_bytes(plain == DType::Q4_0 ? DType::Q4_0X8 : DType::Q8_0X8, n * k));
         for (int64_t r = 0; r < n / 8 * 8; r++) {  // spot the documented byte sites
-            const uint8_t *grp = x8.data() + (r / 8) * 8 * nb * 18;
+            const uint8_t *grp = x8.data() + (r / 8) * 8 * nb * bb;
             const int rr = static_cast<int>(r % 8);
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *blk = plain.data() + (r * nb + b) * 18;
-                // Runs of 4 blocks: 64 scale bytes, then 4 x 128 nibble bytes; the last
-                // run (nb % 4 blocks) its scales, then its nibbles.
+                const uint8_t *blk = src.data() + (r * nb + b) * bb;
+                // Runs of 4 blocks: 64 scale bytes, then 4 x 128 (Q4) / 256 (Q8) value bytes;
+                // the last run (nb % 4 blocks) its scales, then its values.
                 const int64_t in_run = std::min<int64_t>(4, nb - b / 4 * 4);
-                const int64_t sc_at = b / 4 * 576 + b % 4 * 16, nib_at = b / 4 * 576 + in_run * 16 + b % 4 * 128;
-                assert_int_equal(sc_at, q4x8_scale_at(nb, b));
-                assert_int_equal(nib_at, q4x8_nib_at(nb, b));
+                const int64_t vb = plain == DType::Q4_0 ? 128 : 256, run = 64 + 4 * vb;
+                const int64_t sc_at = b / 4 * run + b % 4 * 16, v_at = b / 4 * run + in_run * 16 + b % 4 * vb;
+                if (plain == DType::Q4_0) {
+                    assert_int_equal(sc_at, q4x8_scale_at(nb, b));
+                    assert_int_equal(v_at, q4x8_nib_at(nb, b));
+                } else {
+                    assert_int_equal(sc_at, q8x8_scale_at(nb, b));
+                    assert_int_equal(v_at, q8x8_val_at(nb, b));
+                }
                 assert_memory_equal(grp + sc_at + 2 * rr, blk, 2);
                 for (int j = 0; j < 8; j++) {
-                    const uint8_t first = grp[nib_at + 8 * rr + j], second = grp[nib_at + 64 + 8 * rr + j];
+                    if (plain == DType::Q8_0) {
+                        for (int c = 0; c < 4; c++)  // part c: byte 8r + j = q[8c + j]
+                            assert_int_equal(grp[v_at + 64 * c + 8 * rr + j], blk[2 + 8 * c + j]);
+                        continue;
+                    }
+                    const uint8_t first = grp[v_at + 8 * rr + j], second = grp[v_at + 64 + 8 * rr + j];
                     assert_int_equal(first & 15, blk[2 + j] & 15);          // q[j]
                     assert_int_equal(first >> 4, blk[2 + 8 + j] & 15);      // q[8 + j]
                     assert_int_equal(second & 15, blk[2 + j] >> 4);         // q[16 + j]
@@ -278,18 +297,18 @@ void test_x8_layout(void **) {
                 }
             }
         }
-        const size_t row_bytes = static_cast<size_t>(nb) * 18;
+        const size_t row_bytes = static_cast<size_t>(nb) * bb;
         std::vector<uint8_t> row(row_bytes);
         std::vector<float> want(k), got(k);
         for (int64_t r = 0; r < n; r++) {
-            q4_0_x8_row(x8.data(), n, k, r, row.data());
-            assert_memory_equal(row.data(), plain.data() + r * row_bytes, row_bytes);
-            dequantize_blocks(DType::Q4_0, plain.data() + r * row_bytes, k, want.data());
-            q4_0_x8_dequantize_row(x8.data(), n, k, r, got.data());
+            x8_row(plain, x8.data(), n, k, r, row.data());
+            assert_memory_equal(row.data(), src.data() + r * row_bytes, row_bytes);
+            dequantize_blocks(plain, src.data() + r * row_bytes, k, want.data());
+            x8_dequantize_row(plain, x8.data(), n, k, r, got.data());
             assert_memory_equal(got.data(), want.data(), k * sizeof(float));
         }
         if (n % 8)  // the tail rows are plain, at their usual offset
-            assert_memory_equal(x8.data() + n / 8 * 8 * row_bytes, plain.data() + n / 8 * 8 * row_bytes,
+            assert_memory_equal(x8.data() + n / 8 * 8 * row_bytes, src.data() + n / 8 * 8 * row_bytes,
                                 (n % 8) * row_bytes);
     }
 }
@@ -301,7 +320,7 @@ void test_prepare_bit_exact(void **) {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> ud(-3.0f, 3.0f);
     for (const QKernels *isa : isa_tables())
-        for (const QGemvKernel *g : {&isa->q8_0, &isa->q4_0, &isa->q4_0x8}) {
+        for (const QGemvKernel *g : {&isa->q8_0, &isa->q4_0, &isa->q4_0x8, &isa->q8_0x8}) {
             if (!g->prepare) continue;
             for (int64_t k : {32, 96, 128, 288, 768, 2080}) {
                 const int64_t m = 3;
@@ -340,16 +359,16 @@ void test_linear_op(void **) {
     Node node;
     node.op_type = "Linear";
     node.domain = "ember";
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8})
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8, DType::Q8_0X8})
         for (int64_t m : {1, 6}) {
             const int64_t k = 256, n = 300;
             std::vector<uint8_t> w;
             std::vector<float> wf(static_cast<size_t>(n * k));
-            fill_weights(rng, t == DType::Q4_0X8 ? DType::Q4_0 : t, n, k, &w, false);
-            dequantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, w.data(), n * k, wf.data());
-            if (t == DType::Q4_0X8) {
+            fill_weights(rng, dtype_plain_blocks(t), n, k, &w, false);
+            dequantize_blocks(dtype_plain_blocks(t), w.data(), n * k, wf.data());
+            if (dtype_is_x8(t)) {
                 std::vector<uint8_t> plain = w;
-                q4_0_x8_pack(plain.data(), n, k, w.data());
+                x8_pack(dtype_plain_blocks(t), plain.data(), n, k, w.data());
             }
             std::vector<float> x(static_cast<size_t>(m * k));
             for (auto &v : x) v = ud(rng);
@@ -413,15 +432,15 @@ void test_gather_op(void **) {
     axis.name = "axis";
     axis.i = 0;
     node.attrs.push_back(axis);
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8, DType::Q8_0X8}) {
         const int64_t rows = 10, k = 64;
         std::vector<uint8_t> w;
-        fill_weights(rng, t == DType::Q4_0X8 ? DType::Q4_0 : t, rows, k, &w, false);
+        fill_weights(rng, dtype_plain_blocks(t), rows, k, &w, false);
         std::vector<float> wf(static_cast<size_t>(rows * k));
-        dequantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, w.data(), rows * k, wf.data());
-        if (t == DType::Q4_0X8) {  // rows 0..7 a group, 8 and 9 plain
+        dequantize_blocks(dtype_plain_blocks(t), w.data(), rows * k, wf.data());
+        if (dtype_is_x8(t)) {  // rows 0..7 a group, 8 and 9 plain
             std::vector<uint8_t> plain = w;
-            q4_0_x8_pack(plain.data(), rows, k, w.data());
+            x8_pack(dtype_plain_blocks(t), plain.data(), rows, k, w.data());
         }
         int64_t idx[3] = {7, 0, -1};
         TensorInfo xi{t, {rows, k}, w.data()}, ii{DType::I64, {3}, nullptr};

@@ -305,8 +305,9 @@ void test_gguf_quantised_import(void **) {
         Status st = import_gguf(gguf_quantised(qt), LmImportOptions(), &g);
         if (!st.ok()) fail_msg("%s GGUF: %s", dtype_name(qt), st.message().c_str());
         int blocks = 0, f32 = 0;
-        // Q4_0 matrices come in as q4_0x8 (rows interleaved by 8), as `ember quantize` writes.
-        const DType stored = qt == DType::Q4_0 ? DType::Q4_0X8 : qt;
+        // Matrices come in as q4_0x8 / q8_0x8 (rows interleaved by 8), as `ember quantize`
+        // writes them.
+        const DType stored = qt == DType::Q4_0 ? DType::Q4_0X8 : DType::Q8_0X8;
         for (const Value &v : g.values) {
             if (v.constant < 0) continue;
             if (v.dtype == stored)
@@ -358,8 +359,8 @@ Graph tiny_graph(DType t, const char *second_op = nullptr) {
     std::vector<float> wf(4 * 64);
     for (size_t i = 0; i < wf.size(); i++) wf[i] = std::sin(0.37f * static_cast<float>(i));
     std::vector<uint8_t> wq(dtype_storage_bytes(t, 256));
-    // Q4_0X8 with 4 rows: no whole group, so the bytes are plain Q4_0 rows (llm_quant.h).
-    quantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, wf.data(), 256, wq.data());
+    // X8 types with 4 rows: no whole group, so the bytes are plain rows (llm_quant.h).
+    quantize_blocks(dtype_plain_blocks(t), wf.data(), 256, wq.data());
     int32_t w = g.add_constant("w", t, {4, 64}, wq.data(), wq.size());
     g.values[w].dim_names = {"", ""};
     Node n;
@@ -399,7 +400,7 @@ void expect_refused(const Graph &g, ember_status code, const char *needle, const
 }
 
 void test_format_and_planner(void **) {
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8}) {
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_0X8, DType::Q8_0X8}) {
         Graph g = tiny_graph(t);
         assert_true(g.validate_and_sort().ok());
         const std::string path = std::string(MODELS "tiny-") + dtype_name(t) + ".ember";
@@ -428,11 +429,11 @@ void test_format_and_planner(void **) {
         expect_refused(bad, EMBER_OK, "", "reshaped [8, 32]");
         bad.values[1].shape = {16, 16};
         expect_refused(bad, EMBER_ERR_FORMAT, "last dim must be a multiple of 32", "rows of 16");
-        if (t == DType::Q4_0X8) {  // its rows are interleaved: a matrix only
+        if (dtype_is_x8(t)) {  // its rows are interleaved: a matrix only
             bad = tiny_graph(t);
             bad.values[1].shape = {2, 2, 64};
             bad.values[1].dim_names = {"", "", ""};
-            expect_refused(bad, EMBER_ERR_FORMAT, "q4_0x8 tensor is a matrix", "rank 3");
+            expect_refused(bad, EMBER_ERR_FORMAT, "tensor is a matrix", "rank 3");
         }
         bad = tiny_graph(t);
         bad.constants[0].quant.scales = {1.0f};
@@ -455,7 +456,7 @@ void test_format_and_planner(void **) {
         assert_int_equal(ember_session_output(s, 0, &out), EMBER_OK);
         const float *y = static_cast<const float *>(ember_tensor_data_const(out));
         std::vector<float> wf(256);
-        dequantize_blocks(t == DType::Q4_0X8 ? DType::Q4_0 : t, g.constants[0].data, 256, wf.data());
+        dequantize_blocks(dtype_plain_blocks(t), g.constants[0].data, 256, wf.data());
         for (int r = 0; r < 4; r++) {
             double want = 0;
             for (int k = 0; k < 64; k++) want += wf[r * 64 + k] * x[k];

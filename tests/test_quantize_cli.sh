@@ -11,11 +11,11 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 "$EMBER" quantize "$M/stories260K.ember" -o "$OUT/q8.ember" --type q8_0 > "$OUT/q8.txt" 2>&1 || fail "q8_0: $(cat "$OUT/q8.txt")"
 grep -q '^blk.0.ffn_down.weight .*float32 .*kept: rows of 172 are not whole blocks of 32' "$OUT/q8.txt" || fail "no fallback line for ffn_down"
-grep -q '^blk.0.ffn_gate.weight .*q8_0' "$OUT/q8.txt" || fail "ffn_gate not quantised"
-grep -q '^token_embd.weight .*q8_0' "$OUT/q8.txt" || fail "embedding not quantised"
+grep -q '^blk.0.ffn_gate.weight .*q8_0x8' "$OUT/q8.txt" || fail "ffn_gate not quantised (q8_0x8)"
+grep -q '^token_embd.weight .*q8_0x8' "$OUT/q8.txt" || fail "embedding not quantised"
 grep -q '31 tensor(s) q8_0, 5 kept' "$OUT/q8.txt" || fail "summary: $(tail -2 "$OUT/q8.txt")"
 grep -q 'greedy tokens equal for all 64 step(s)' "$OUT/q8.txt" || fail "drift line: $(tail -1 "$OUT/q8.txt")"
-"$EMBER" info "$OUT/q8.ember" | grep -q 'q8_0 .*31 tensors' || fail "ember info does not list the q8_0 tensors"
+"$EMBER" info "$OUT/q8.ember" | grep -q 'q8_0x8 .*31 tensors' || fail "ember info does not list the q8_0x8 tensors"
 
 "$EMBER" quantize "$M/stories260K.ember" -o "$OUT/q4.ember" --type q4_0 --steps 8 > "$OUT/q4.txt" 2>&1 || fail "q4_0: $(cat "$OUT/q4.txt")"
 grep -q 'drift on "Once upon a time"' "$OUT/q4.txt" || fail "no q4_0 drift line"
@@ -36,7 +36,7 @@ grep -q '"ids":\[[0-9]' "$OUT/g1.txt" || fail "no ids: $(cat "$OUT/g1.txt")"
 "$EMBER" quantize "$M/llama-spm-vocab.ember" -o "$OUT/x.ember" --type q8_0 > "$OUT/e2.txt" 2>&1
 [ $? -eq 1 ] && grep -q "no graph" "$OUT/e2.txt" || fail "tokenizer-only model: $(cat "$OUT/e2.txt")"
 "$EMBER" quantize "$OUT/q8.ember" -o "$OUT/x.ember" --type q4_0 > "$OUT/e3.txt" 2>&1
-[ $? -eq 1 ] && grep -q "stored as q8_0" "$OUT/e3.txt" && grep -q "no weight matrix" "$OUT/e3.txt" ||
+[ $? -eq 1 ] && grep -q "stored as q8_0x8" "$OUT/e3.txt" && grep -q "no weight matrix" "$OUT/e3.txt" ||
     fail "re-quantising: $(cat "$OUT/e3.txt")"
 [ ! -e "$OUT/x.ember" ] || fail "a refused run wrote its output"
 echo "ok"

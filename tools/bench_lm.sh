@@ -87,8 +87,10 @@ prepare() {
   echo F32
   if [ $has_quantize = 1 ]; then
     for q in q8_0 q4_0; do
-      if [ ! -f "$base-$q.ember" ]; then
-        "$ember" quantize "$base.ember" -o "$base-$q.ember" --type $q >/dev/null 2>&1 || continue
+      # Quantised again when the tool is newer than the file (the storage layout may have
+      # changed: q4_0 is written as q4_0x8 since 30 November 2026).
+      if [ ! -f "$base-$q.ember" ] || [ "$ember" -nt "$base-$q.ember" ]; then
+        "$ember" quantize "$base.ember" -o "$base-$q.ember" --type $q --steps 4 >/dev/null 2>&1 || continue
       fi
       echo "$q" | tr a-z A-Z
     done

@@ -6,9 +6,9 @@
 // token embedding, a separate classifier) whose rows are whole 32-weight blocks. A matrix
 // whose row width is not a multiple of 32 (stories260K's feed-forward down projection,
 // K = 172) keeps its float32 storage: a per-tensor fallback, printed as such. Norm weights
-// and everything else stay as they are. Q4_0 matrices are written with their rows
-// interleaved by 8 (q4_0x8, same size; the decode kernels' layout) unless --plain asks for
-// GGML's row order.
+// and everything else stay as they are. The matrices are written with their rows
+// interleaved by 8 (q8_0x8 / q4_0x8, same size; the decode kernels' layout) unless --plain
+// asks for GGML's row order.
 //
 // Then it runs both models greedily on a fixed prompt (BOS + "Once upon a time" by
 // default) and prints the drift: the largest |logit difference| over the steps both
@@ -110,7 +110,7 @@ void usage() {
         stderr,
         "usage: ember quantize IN.ember -o OUT.ember --type q8_0|q4_0 [--plain] [--prompt TEXT] "
         "[--steps N] [--threads T]\n"
-        "  --plain  q4_0 in GGML's row order (default: rows interleaved by 8, q4_0x8)\n");
+        "  --plain  GGML's row order (default: rows interleaved by 8, q8_0x8 / q4_0x8)\n");
 }
 
 }  // namespace
@@ -201,14 +201,14 @@ int cmd_quantize(int argc, char **argv) {
         const int64_t n = ember::shape_numel(val.shape);
         auto q = std::make_shared<std::vector<uint8_t>>(ember::dtype_storage_bytes(qt, n));
         ember::quantize_blocks(qt, reinterpret_cast<const float *>(c.data), n, q->data());
-        // Q4_0 matrices are stored with their rows interleaved by 8 (q4_0x8), the layout
-        // the matrix-vector kernels stream fastest (core/kernels/llm_quant.h).
+        // Matrices are stored with their rows interleaved by 8 (q8_0x8, q4_0x8), the
+        // layout the matrix-vector kernels stream fastest (core/kernels/llm_quant.h).
         DType st_type = qt;
-        if (qt == DType::Q4_0 && !plain) {
+        if (!plain) {
             auto x8 = std::make_shared<std::vector<uint8_t>>(q->size());
-            ember::q4_0_x8_pack(q->data(), val.shape[0], val.shape[1], x8->data());
+            ember::x8_pack(qt, q->data(), val.shape[0], val.shape[1], x8->data());
             q = x8;
-            st_type = DType::Q4_0X8;
+            st_type = qt == DType::Q4_0 ? DType::Q4_0X8 : DType::Q8_0X8;
         }
         c.owned = q;
         c.data = q->data();

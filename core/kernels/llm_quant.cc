@@ -90,7 +90,7 @@ void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out) {
 }
 
 // ---------------------------------------------------------------------------------
-// Q4_0X8: 8 rows interleaved (llm_quant.h)
+// Q4_0X8 / Q8_0X8: 8 rows interleaved (llm_quant.h)
 // ---------------------------------------------------------------------------------
 
 namespace {
@@ -102,7 +102,7 @@ inline int q4_value(const uint8_t *blk, int j) {
     return j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4;
 }
 
-// Byte offset (within a group's block b nibbles) and shift of row r's value j.
+// Q4_0X8: byte offset (within a group's block b nibbles) and shift of row r's value j.
 inline void x8_site(int r, int j, int *byte, int *shift) {
     const int run = j / 16;         // first or second 64 bytes
     const int within = j % 16;      // 0..7 low nibbles, 8..15 high
@@ -110,11 +110,18 @@ inline void x8_site(int r, int j, int *byte, int *shift) {
     *shift = within < 8 ? 0 : 4;
 }
 
-// Block b of row r (inside a group) as a plain Q4_0 block.
-void q4x8_block(const uint8_t *w, int64_t nb, int64_t r, int64_t b, uint8_t *blk) {
-    const uint8_t *grp = w + static_cast<size_t>(r / 8) * 8 * static_cast<size_t>(nb) * kQ4Bytes;
-    const uint8_t *nib = grp + q4x8_nib_at(nb, b);
+// Block b of row r (inside a group) of an X8 matrix as a plain block of `plain`.
+void x8_block(DType plain, const uint8_t *w, int64_t nb, int64_t r, int64_t b, uint8_t *blk) {
+    const size_t bb = dtype_block_bytes(plain);
+    const uint8_t *grp = w + static_cast<size_t>(r / 8) * 8 * static_cast<size_t>(nb) * bb;
     const int rr = static_cast<int>(r % 8);
+    if (plain == DType::Q8_0) {
+        std::memcpy(blk, grp + q8x8_scale_at(nb, b) + rr * 2, 2);
+        const uint8_t *v = grp + q8x8_val_at(nb, b);
+        for (int j = 0; j < 32; j++) blk[2 + j] = v[(j / 8) * 64 + 8 * rr + j % 8];
+        return;
+    }
+    const uint8_t *nib = grp + q4x8_nib_at(nb, b);
     std::memcpy(blk, grp + q4x8_scale_at(nb, b) + rr * 2, 2);
     for (int j = 0; j < 16; j++) {
         int b0, s0, b1, s1;
@@ -126,17 +133,24 @@ void q4x8_block(const uint8_t *w, int64_t nb, int64_t r, int64_t b, uint8_t *blk
 
 }  // namespace
 
-void q4_0_x8_pack(const uint8_t *plain, int64_t n, int64_t k, uint8_t *out) {
+void x8_pack(DType plain, const uint8_t *src_rows, int64_t n, int64_t k, uint8_t *out) {
     const int64_t nb = k / kQuantBlock;
-    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    const size_t bb = dtype_block_bytes(plain);
+    const size_t row_bytes = static_cast<size_t>(nb) * bb;
     const int64_t groups = n / 8;
     for (int64_t g = 0; g < groups; g++) {
-        const uint8_t *src = plain + static_cast<size_t>(g) * 8 * row_bytes;
+        const uint8_t *src = src_rows + static_cast<size_t>(g) * 8 * row_bytes;
         uint8_t *grp = out + static_cast<size_t>(g) * 8 * row_bytes;
         std::memset(grp, 0, 8 * row_bytes);
         for (int r = 0; r < 8; r++) {
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *blk = src + r * row_bytes + b * kQ4Bytes;
+                const uint8_t *blk = src + r * row_bytes + b * bb;
+                if (plain == DType::Q8_0) {
+                    std::memcpy(grp + q8x8_scale_at(nb, b) + r * 2, blk, 2);
+                    uint8_t *v = grp + q8x8_val_at(nb, b);
+                    for (int j = 0; j < 32; j++) v[(j / 8) * 64 + 8 * r + j % 8] = blk[2 + j];
+                    continue;
+                }
                 std::memcpy(grp + q4x8_scale_at(nb, b) + r * 2, blk, 2);
                 uint8_t *nib = grp + q4x8_nib_at(nb, b);
                 for (int j = 0; j < 32; j++) {
@@ -148,29 +162,31 @@ void q4_0_x8_pack(const uint8_t *plain, int64_t n, int64_t k, uint8_t *out) {
         }
     }
     const size_t done = static_cast<size_t>(groups) * 8 * row_bytes;
-    std::memcpy(out + done, plain + done, static_cast<size_t>(n - groups * 8) * row_bytes);
+    std::memcpy(out + done, src_rows + done, static_cast<size_t>(n - groups * 8) * row_bytes);
 }
 
-void q4_0_x8_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks) {
+void x8_row(DType plain, const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks) {
     const int64_t nb = k / kQuantBlock;
-    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    const size_t bb = dtype_block_bytes(plain);
+    const size_t row_bytes = static_cast<size_t>(nb) * bb;
     if (r >= n / 8 * 8) {
         std::memcpy(blocks, w + static_cast<size_t>(r) * row_bytes, row_bytes);
         return;
     }
-    for (int64_t b = 0; b < nb; b++) q4x8_block(w, nb, r, b, blocks + b * kQ4Bytes);
+    for (int64_t b = 0; b < nb; b++) x8_block(plain, w, nb, r, b, blocks + b * bb);
 }
 
-void q4_0_x8_dequantize_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out) {
+void x8_dequantize_row(DType plain, const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out) {
     const int64_t nb = k / kQuantBlock;
-    const size_t row_bytes = static_cast<size_t>(nb) * kQ4Bytes;
+    const size_t bb = dtype_block_bytes(plain);
+    const size_t row_bytes = static_cast<size_t>(nb) * bb;
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t blk[kQ4Bytes];
+        uint8_t blk[34];
         if (r >= n / 8 * 8)
-            std::memcpy(blk, w + static_cast<size_t>(r) * row_bytes + b * kQ4Bytes, kQ4Bytes);
+            std::memcpy(blk, w + static_cast<size_t>(r) * row_bytes + b * bb, bb);
         else
-            q4x8_block(w, nb, r, b, blk);
-        dequantize_blocks(DType::Q4_0, blk, kQuantBlock, out + b * kQuantBlock);
+            x8_block(plain, w, nb, r, b, blk);
+        dequantize_blocks(plain, blk, kQuantBlock, out + b * kQuantBlock);
     }
 }
 
@@ -232,8 +248,10 @@ void qact_prepare(const QActLayout &lay, const float *x, int64_t m, int64_t ldx,
 
 namespace {
 
-void q8_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
-                        int64_t r1, float *y, int64_t ldy) {
+}  // namespace
+
+void q8_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                       int64_t r1, float *y, int64_t ldy) {
     const int64_t nb = k / kQuantBlock;
     const size_t row_bytes = qact_row_bytes(k);
     for (int64_t r = r0; r < r1; r++) {
@@ -254,8 +272,6 @@ void q8_0_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t 
         }
     }
 }
-
-}  // namespace
 
 void q4_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
                        int64_t r1, float *y, int64_t ldy) {
@@ -317,11 +333,42 @@ void q4_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_
     if (r < r1) q4_0_rows_natural(act, m, k, w, r, r1, y, ldy);
 }
 
+void q8_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                          int64_t r1, float *y, int64_t ldy) {
+    const int64_t nb = k / kQuantBlock;
+    const size_t row_bytes = qact_row_bytes(k);
+    const size_t group_bytes = static_cast<size_t>(nb) * 8 * 34;
+    int64_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        const uint8_t *grp = w + static_cast<size_t>(r / 8) * group_bytes;
+        for (int64_t i = 0; i < m; i++) {
+            const uint8_t *a = act + static_cast<size_t>(i) * row_bytes;
+            const int8_t *qx = reinterpret_cast<const int8_t *>(a);
+            const float *dxl = reinterpret_cast<const float *>(a + 2 * k);
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t b = 0; b < nb; b++) {
+                const int8_t *v = reinterpret_cast<const int8_t *>(grp + q8x8_val_at(nb, b));
+                const uint8_t *sc = grp + q8x8_scale_at(nb, b);
+                const int8_t *xb = qx + b * 32;
+                for (int rr = 0; rr < 8; rr++) {
+                    int32_t sum = 0;
+                    for (int j = 0; j < 32; j++) sum += v[(j / 8) * 64 + 8 * rr + j % 8] * xb[j];
+                    s[rr] += static_cast<float>(sum) *
+                             (half_to_float(load_u16(sc + 2 * rr)) * dxl[b * 8]);
+                }
+            }
+            for (int rr = 0; rr < 8; rr++) y[i * ldy + r + rr] = s[rr];
+        }
+    }
+    if (r < r1) q8_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+}
+
 const QKernels kPortable = {
     "portable",
-    {QActLayout{false, 0}, nullptr, q8_0_rows_portable},
+    {QActLayout{false, 0}, nullptr, q8_0_rows_natural},
     {QActLayout{false, 0}, nullptr, q4_0_rows_natural},
     {QActLayout{false, 0}, nullptr, q4_0x8_rows_portable},
+    {QActLayout{false, 0}, nullptr, q8_0x8_rows_portable},
 };
 
 }  // namespace
@@ -354,9 +401,10 @@ class QLinearKernel : public Kernel {
           m_(m),
           k_(k),
           n_(n),
-          gemv_(wtype == DType::Q8_0   ? qkernels().q8_0
-                : wtype == DType::Q4_0 ? qkernels().q4_0
-                                       : qkernels().q4_0x8) {}
+          gemv_(wtype == DType::Q8_0     ? qkernels().q8_0
+                : wtype == DType::Q4_0   ? qkernels().q4_0
+                : wtype == DType::Q4_0X8 ? qkernels().q4_0x8
+                                         : qkernels().q8_0x8) {}
 
     size_t scratch_bytes() const override {
         return static_cast<size_t>(m_) * qact_row_bytes(k_) + 64;
@@ -396,9 +444,9 @@ class QLinearKernel : public Kernel {
             g.rows(act, m, k, w, 0, n, y, n);
             return Status::OK();
         }
-        // Units of whole 4-row groups (Q4_0X8: its 8-row groups) of about 16 KiB of weights;
-        // each thread streams its own contiguous part first (for_segments).
-        const int64_t unit = wtype_ == DType::Q4_0X8 ? 8 : 4;
+        // Units of whole 4-row groups (X8 types: their 8-row groups) of about 16 KiB of
+        // weights; each thread streams its own contiguous part first (for_segments).
+        const int64_t unit = dtype_is_x8(wtype_) ? 8 : 4;
         const double group_bytes = static_cast<double>(unit * k_ / kQuantBlock) *
                                    static_cast<double>(dtype_block_bytes(wtype_));
         const int64_t per = std::max<int64_t>(1, static_cast<int64_t>(16384.0 / group_bytes));

@@ -68,12 +68,28 @@ inline size_t q4x8_nib_at(int64_t nb, int64_t b) {
            static_cast<size_t>(b % 4) * 128;
 }
 
-// Rewrites plain Q4_0 rows [n, k] as Q4_0X8 (out and plain must not overlap).
-void q4_0_x8_pack(const uint8_t *plain, int64_t n, int64_t k, uint8_t *out);
-// Row r of a Q4_0X8 matrix as plain Q4_0 blocks (k / 32 * 18 bytes).
-void q4_0_x8_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks);
-// Row r of a Q4_0X8 matrix as k floats.
-void q4_0_x8_dequantize_row(const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out);
+// Q8_0X8 (DType::Q8_0X8): the same for Q8_0. A group's runs of 4 block indices are 64
+// bytes of scales (16 per block, as above) then 4 x 256 value bytes; block b's 256 are four
+// 64-byte parts, part c holding byte 8r + j = q[r][8c + j] (row r's values 8c..8c+7), so a
+// zmm load is 8 values of each of the 8 rows, against one broadcast 8-byte activation run.
+// The last run (nb % 4 blocks): their scales, then their values. Rows after the last whole
+// group stay plain. Same size as Q8_0 (q8x8_scale_at, q8x8_val_at).
+inline size_t q8x8_scale_at(int64_t nb, int64_t b) {
+    return static_cast<size_t>(b / 4) * 1088 + static_cast<size_t>(b % 4) * 16;
+}
+inline size_t q8x8_val_at(int64_t nb, int64_t b) {
+    const int64_t run = b / 4, in_run = nb - run * 4 < 4 ? nb - run * 4 : 4;
+    return static_cast<size_t>(run) * 1088 + static_cast<size_t>(in_run) * 16 +
+           static_cast<size_t>(b % 4) * 256;
+}
+
+// Rewrites plain rows [n, k] of `plain` (Q4_0 or Q8_0) as its X8 type (out and src_rows
+// must not overlap).
+void x8_pack(DType plain, const uint8_t *src_rows, int64_t n, int64_t k, uint8_t *out);
+// Row r of an X8 matrix of `plain` blocks, as plain blocks (k / 32 blocks).
+void x8_row(DType plain, const uint8_t *w, int64_t n, int64_t k, int64_t r, uint8_t *blocks);
+// Row r of an X8 matrix of `plain` blocks, as k floats.
+void x8_dequantize_row(DType plain, const uint8_t *w, int64_t n, int64_t k, int64_t r, float *out);
 
 // ---- prepared activations ----
 
@@ -124,16 +140,19 @@ struct QGemvKernel {
                  float *y, int64_t ldy);
 };
 
-// For q4_0x8, `rows` takes r0 as a multiple of 8 and r1 as a multiple of 8 or n (then
+// For q4_0x8 and q8_0x8, `rows` takes r0 as a multiple of 8 and r1 as a multiple of 8 or n (then
 // the N % 8 plain rows after the last group are computed as well).
 struct QKernels {
     const char *name;
-    QGemvKernel q8_0, q4_0, q4_0x8;
+    QGemvKernel q8_0, q4_0, q4_0x8, q8_0x8;
 };
 
 // The portable Q4_0 rows kernel on a natural activation layout (reads qs and the dx lanes
 // only): the N % 8 plain rows of a Q4_0X8 matrix in every ISA's q4_0x8 kernel.
 void q4_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                       int64_t r1, float *y, int64_t ldy);
+// The same for Q8_0 (the N % 8 plain rows of a Q8_0X8 matrix).
+void q8_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
                        int64_t r1, float *y, int64_t ldy);
 
 // The table cpu_features() allows (EMBER_CPU_ISA caps it). Per-ISA tables are nullptr
@@ -147,7 +166,7 @@ const QKernels *qkernels_avx512_vnni_vbmi();  // VNNI + VBMI: Q4_0 quads gathere
 
 // ---- ops ----
 
-// ember.Linear's kernel for a Q8_0 / Q4_0 / Q4_0X8 W [n, k], m rows of X.
+// ember.Linear's kernel for a Q8_0 / Q4_0 / Q4_0X8 / Q8_0X8 W [n, k], m rows of X.
 Status create_qlinear(DType wtype, int64_t m, int64_t k, int64_t n, std::unique_ptr<Kernel> *out);
 
 }  // namespace ember

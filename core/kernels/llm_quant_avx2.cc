@@ -284,24 +284,57 @@ inline void x8_block(const uint8_t *q, const uint8_t *sc, const ActRow *a, int64
     }
 }
 
+// Q8_0X8: per block, four 64-byte parts of 8 values x 8 rows; in 256-bit halves rows 0..3
+// and 4..7. |w| against the broadcast activation run with w's sign (vpsignb), one
+// vpmaddwd per part (vpmaddubsw pairs reach 2 * 128 * 127: no two may be added as int16).
 template <int R>
-inline void x8_group(const uint8_t *grp, int64_t nb, const ActRow *a, float *y, int64_t ldy) {
+inline void x8q8_block(const uint8_t *v, const uint8_t *sc, const ActRow *a, int64_t b,
+                       __m256 (*acc)[2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(sc));
+    for (int half = 0; half < 2; half++) {
+        __m256i w[4], u[4];
+        for (int c = 0; c < 4; c++) {
+            w[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(v + 64 * c + 32 * half));
+            u[c] = _mm256_abs_epi8(w[c]);
+        }
+        const __m256 dw = _mm256_cvtph_ps(half ? _mm_unpackhi_epi16(h, h) : _mm_unpacklo_epi16(h, h));
+        for (int i = 0; i < R; i++) {
+            const int8_t *x = a[i].qs + b * 32;
+            __m256i p = _mm256_setzero_si256();
+            for (int c = 0; c < 4; c++) {
+                const __m256i sx = _mm256_sign_epi8(_mm256_set1_epi64x(ld64(x + 8 * c)), w[c]);
+                p = _mm256_add_epi32(p, _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], sx), ones));
+            }
+            acc[i][half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                                           _mm256_mul_ps(dw, _mm256_set1_ps(a[i].dxl[b * 8])),
+                                           acc[i][half]);
+        }
+    }
+}
+
+template <bool Q8, int R>
+inline void x8_group_any(const uint8_t *grp, int64_t nb, const ActRow *a, float *y, int64_t ldy) {
     __m256 acc[R][2];
     for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++)
-        x8_block<R>(grp + q4x8_nib_at(nb, b), grp + q4x8_scale_at(nb, b), a, b, acc);
-    // hadd: [r0, r1, r4, r5 | r2, r3, r6, r7] -> row order.
+    for (int64_t b = 0; b < nb; b++) {
+        if (Q8)
+            x8q8_block<R>(grp + q8x8_val_at(nb, b), grp + q8x8_scale_at(nb, b), a, b, acc);
+        else
+            x8_block<R>(grp + q4x8_nib_at(nb, b), grp + q4x8_scale_at(nb, b), a, b, acc);
+    }
     const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     for (int i = 0; i < R; i++)
         _mm256_storeu_ps(y + i * ldy,
                          _mm256_permutevar8x32_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]), order));
 }
 
+template <bool Q8>
 void rows_x8_avx2(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0, int64_t r1,
                   float *y, int64_t ldy) {
     const int64_t nb = k / 32;
     const size_t row_bytes = qact_row_bytes(k);
-    const size_t group_bytes = static_cast<size_t>(nb) * 8 * 18;
+    const size_t group_bytes = static_cast<size_t>(nb) * 8 * (Q8 ? 34 : 18);
     int64_t r = r0;
     for (; r + 8 <= r1; r += 8) {
         const uint8_t *nib = w + static_cast<size_t>(r / 8) * group_bytes;
@@ -309,18 +342,18 @@ void rows_x8_avx2(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, in
         int64_t i = 0;
         for (; i + 4 <= m; i += 4) {
             for (int j = 0; j < 4; j++) a[j] = act_row(act, row_bytes, k, i + j);
-            x8_group<4>(nib, nb, a, y + i * ldy + r, ldy);
+            x8_group_any<Q8, 4>(nib, nb, a, y + i * ldy + r, ldy);
         }
         const int64_t left = m - i;
         for (int j = 0; j < left; j++) a[j] = act_row(act, row_bytes, k, i + j);
         if (left == 3)
-            x8_group<3>(nib, nb, a, y + i * ldy + r, ldy);
+            x8_group_any<Q8, 3>(nib, nb, a, y + i * ldy + r, ldy);
         else if (left == 2)
-            x8_group<2>(nib, nb, a, y + i * ldy + r, ldy);
+            x8_group_any<Q8, 2>(nib, nb, a, y + i * ldy + r, ldy);
         else if (left == 1)
-            x8_group<1>(nib, nb, a, y + i * ldy + r, ldy);
+            x8_group_any<Q8, 1>(nib, nb, a, y + i * ldy + r, ldy);
     }
-    if (r < r1) q4_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+    if (r < r1) (Q8 ? q8_0_rows_natural : q4_0_rows_natural)(act, m, k, w, r, r1, y, ldy);
 }
 
 // ---- activation preparation (qact_prepare, bit for bit) ----
@@ -400,7 +433,8 @@ const QKernels kAvx2 = {
     "avx2",
     {QActLayout{false, 0}, prepare_avx2, rows_avx2<true>},
     {QActLayout{true, 8}, prepare_avx2, rows_avx2_q4},
-    {QActLayout{false, 8, true}, prepare_avx2, rows_x8_avx2},
+    {QActLayout{false, 8, true}, prepare_avx2, rows_x8_avx2<false>},
+    {QActLayout{false, 0, true}, prepare_avx2, rows_x8_avx2<true>},
 };
 
 }  // namespace

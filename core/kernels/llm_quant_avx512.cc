@@ -26,7 +26,8 @@ const QKernels kAvx512 = {
     "avx512",
     {QActLayout{false, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
     {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
-    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512},
+    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512<false>},
+    {QActLayout{false, 0, true}, qact_prepare_avx2(), rows_x8_avx512<true>},
 };
 }  // namespace
 

@@ -30,7 +30,8 @@ const QKernels kVnni = {
     "avx512-vnni",
     {QActLayout{kQ8Quads, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
     {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
-    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512},
+    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512<false>},
+    {QActLayout{false, 128, true}, qact_prepare_avx2(), rows_x8_avx512<true>},
 };
 }  // namespace
 
@@ -56,7 +57,8 @@ const QKernels kVnniVbmi = {
     "avx512-vnni-vbmi",
     {QActLayout{kQ8Quads, kCorrQ8}, qact_prepare_avx2(), rows_avx512<true>},
     {QActLayout{true, 8}, qact_prepare_avx2(), rows_avx512<false>},
-    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512},
+    {QActLayout{false, 8, true}, qact_prepare_avx2(), rows_x8_avx512<false>},
+    {QActLayout{false, 128, true}, qact_prepare_avx2(), rows_x8_avx512<true>},
 };
 }  // namespace
 }  // namespace vbmi

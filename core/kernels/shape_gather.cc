@@ -95,8 +95,8 @@ Status create_gather_blocks(const TensorInfo &x, std::unique_ptr<Kernel> *out) {
         for (int64_t u = 0, n = idx.numel(); u < n; u++) {
             int64_t v = load_index(idx.data, i64, u);
             if (v < 0) v += rows;
-            if (t == DType::Q4_0X8)
-                q4_0_x8_dequantize_row(src, rows, k, v, dst + u * k);
+            if (dtype_is_x8(t))
+                x8_dequantize_row(dtype_plain_blocks(t), src, rows, k, v, dst + u * k);
             else
                 dequantize_blocks(t, src + static_cast<size_t>(v) * row_bytes, k, dst + u * k);
         }
