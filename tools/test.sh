@@ -4,6 +4,7 @@
 #   bash tools/test.sh              release build in build/
 #   bash tools/test.sh --sanitize   ASan + UBSan build of everything in build-asan/
 #   bash tools/test.sh --tsan       ThreadSanitizer build in build-tsan/, `ctest -L concurrency`
+#                                   (the pool, the concurrency test, with and without spin_us)
 #   bash tools/test.sh --fuzz       clang + libFuzzer (+ ASan/UBSan) build in build-fuzz/,
 #                                   `ctest -L fuzz`: each target fuzzes EMBER_FUZZ_SECONDS
 #                                   (default 60) and replays tests/fuzz_regressions/
@@ -25,7 +26,7 @@ if [ "${1:-}" = "--tsan" ]; then
   dir=build-tsan
   args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_SANITIZE=thread)
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  targets=(--target ember_cli test_concurrency)
+  targets=(--target ember_cli test_concurrency test_thread_pool)
   ctest_args=(-L concurrency)
 elif [ "${1:-}" = "--fuzz" ]; then
   dir=build-fuzz
