@@ -37,10 +37,10 @@ struct ThreadPool::Job {
     int64_t queued_ns = 0;
 };
 
-// An average over roughly the last 8 samples; samples over 10 ms (a descheduled worker)
-// count as 10 ms so that one preemption does not switch threading off for long.
+// An average over roughly the last 8 samples; samples over 2 ms (a descheduled worker)
+// count as 2 ms so that one preemption does not switch threading off for long.
 void ThreadPool::note_dispatch(int64_t ns) {
-    ns = std::min<int64_t>(std::max<int64_t>(ns, 0), 10000000);
+    ns = std::min<int64_t>(std::max<int64_t>(ns, 0), 2000000);
     const int64_t old = dispatch_ns_.load(std::memory_order_relaxed);
     dispatch_ns_.store(old + (ns - old) / 8, std::memory_order_relaxed);
 }

@@ -72,9 +72,12 @@ public:
     }
     // `max_threads` when `serial_us` of evenly divisible work is at least 4 dispatches
     // long (a worker joining later than that saves little and makes the caller wait for
-    // its last chunk), else 1.
+    // its last chunk), else 1. Every 256th refusal says yes anyway: the average is only
+    // updated by hand-offs, and one slow wake-up must not keep work on one thread for good.
     int worth_threads(int max_threads, double serial_us) const {
-        return max_threads > 1 && serial_us >= 4.0 * dispatch_us() ? max_threads : 1;
+        if (max_threads <= 1) return 1;
+        if (serial_us >= 4.0 * dispatch_us()) return max_threads;
+        return (refusals_.fetch_add(1, std::memory_order_relaxed) & 255) == 255 ? max_threads : 1;
     }
     int spin_us() const { return spin_us_; }
 
@@ -98,6 +101,7 @@ private:
     int sleepers_ = 0;                    // workers waiting on wake_ (under mu_)
     std::atomic<int64_t> last_wake_ns_{0};  // when a caller last called wake_
     std::atomic<int64_t> dispatch_ns_{20000};
+    mutable std::atomic<uint32_t> refusals_{0};
     const int spin_us_;
 };
 

@@ -89,10 +89,13 @@ void test_dispatch_cost(void **) {
     for (int i = 0; i < 200; i++)
         pool.parallel_for(8, 1, 2, [](int64_t, int64_t) { std::this_thread::sleep_for(std::chrono::microseconds(5)); });
     const double d = pool.dispatch_us();
-    assert_true(d > 0.0 && d < 10000.0);  // capped samples: at most 10 ms
+    assert_true(d > 0.0 && d < 2000.0);  // capped samples: at most 2 ms
     assert_int_equal(pool.worth_threads(2, 4.0 * d + 1.0), 2);
-    assert_int_equal(pool.worth_threads(2, 0.5 * d), 1);
     assert_int_equal(pool.worth_threads(1, 1e9), 1);
+    // Small work stays on one thread, except one probe in every 256 refusals.
+    int yes = 0;
+    for (int i = 0; i < 1024; i++) yes += pool.worth_threads(2, 0.5 * d) == 2;
+    assert_int_equal(yes, 4);
     ThreadPool one(1);
     int calls = 0;
     one.parallel_for(10, 1, 0, [&](int64_t b, int64_t e) { calls += static_cast<int>(e - b); });
