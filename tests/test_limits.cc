@@ -12,6 +12,7 @@
 //     max_arena_bytes is EMBER_ERR_OUT_OF_MEMORY with both figures, before allocating;
 //     the session then still runs a sane shape;
 //   - a constant folded at plan time (Range 0..2^38) over the cap is refused the same way;
+//   - Pad and Resize to an empty output beside a 2^34 dim run without building tables;
 //   - SqueezeNet under a small max_arena_bytes is refused at create with the figure; a
 //     cap equal to its arena is accepted, one byte less is not.
 // The models are built in memory with the formats writer and loaded through the C API.
@@ -203,6 +204,48 @@ void test_shape_from_input_values(void **) {
     ember_session_release(s);
 }
 
+// An empty output beside an enormous dim ([1, 3, 0, 2^34]): Pad and Resize build
+// per-dim source tables a dim long, which would be 128 GiB here; an empty output must
+// build none and run (found by fuzz_ember_file for Pad).
+void test_empty_output_with_huge_dim(void **) {
+    const int64_t big = (int64_t(1) << 34) + 5;
+    for (const char *op : {"Pad", "Resize"}) {
+        Graph g;
+        int32_t x = g.add_value("x", DType::F32);
+        set_shape(g, x, {1, 3, 0, big});
+        int32_t v = g.add_value(std::strcmp(op, "Pad") == 0 ? "pads" : "sizes", DType::I64);
+        set_shape(g, v, {std::strcmp(op, "Pad") == 0 ? 8 : 4});
+        int32_t y = g.add_value("y", DType::F32);
+        if (std::strcmp(op, "Pad") == 0)
+            g.nodes.push_back(make_node("pad", "Pad", {x, v}, {y}));
+        else
+            g.nodes.push_back(make_node("resize", "Resize", {x, -1, -1, v}, {y}));
+        g.inputs = {x, v};
+        g.outputs = {y};
+        Loaded l;
+        load(g, &l);
+        ember_session *s = nullptr;
+        assert_int_equal(ember_session_create(l.model, nullptr, &s), EMBER_OK);
+        int64_t xdims[4] = {1, 3, 0, big};
+        ember_tensor *tx = nullptr;
+        assert_int_equal(ember_tensor_create(EMBER_DTYPE_FLOAT32, xdims, 4, &tx), EMBER_OK);
+        int64_t vals[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (std::strcmp(op, "Resize") == 0) vals[0] = 1, vals[1] = 3, vals[2] = 0, vals[3] = big;
+        int64_t vdims[1] = {std::strcmp(op, "Pad") == 0 ? 8 : 4};
+        ember_tensor *tv = nullptr;
+        assert_int_equal(ember_tensor_wrap(EMBER_DTYPE_INT64, vdims, 1, vals, vdims[0] * 8, &tv), EMBER_OK);
+        const ember_tensor *ins[2] = {tx, tv};
+        ember_status st = ember_session_run(s, ins, 2);
+        if (st != EMBER_OK) fail_msg("%s to [1,3,0,2^34]: %s (%s)", op, ember_status_string(st), ember_last_error());
+        const ember_tensor *out = nullptr;
+        assert_int_equal(ember_session_output(s, 0, &out), EMBER_OK);
+        assert_int_equal(ember_tensor_element_count(out), 0);
+        ember_tensor_release(tx);
+        ember_tensor_release(tv);
+        ember_session_release(s);
+    }
+}
+
 // A constant computed while planning (Range over constants) counts against the cap too.
 void test_folded_constant_over_cap(void **) {
     Graph g;
@@ -263,6 +306,7 @@ int main(void) {
         cmocka_unit_test(test_gigantic_fixed_input),
         cmocka_unit_test(test_gigantic_symbolic_input),
         cmocka_unit_test(test_shape_from_input_values),
+        cmocka_unit_test(test_empty_output_with_huge_dim),
         cmocka_unit_test(test_folded_constant_over_cap),
         cmocka_unit_test(test_squeezenet_arena_cap),
     };

@@ -660,6 +660,13 @@ Status infer_resize(InferContext &ctx) {
 Status create_resize(const InferContext &ctx, std::unique_ptr<Kernel> *out) {
     ResizeSpec s;
     EMBER_RETURN_IF_ERROR(resize_spec(ctx, &s));
+    // An empty output has nothing to fill; its coordinate tables would be a dim long, and a
+    // dim beside a zero one may be enormous (as Pad's, found by fuzz_ember_file). Otherwise
+    // every table is at most the output's element count, held against max_arena_bytes.
+    if (!s.out.empty() && shape_numel(s.out) == 0) {
+        *out = make_fn_kernel([](const KernelIO &) -> Status { return Status::OK(); });
+        return Status::OK();
+    }
     if (s.mode == Mode::kNearest) return create_nearest(s, ctx.input(0)->dtype, out);
     return create_interpolating(s, out);
 }
