@@ -608,12 +608,26 @@ Status conv_common(const InferContext &ctx, const char *op, bool transpose, Conv
     return Status::OK();
 }
 
-void finish_geom(ConvGeom *g) {
-    g->in_size = g->in[0] * g->in[1] * g->in[2];
-    g->out_size = g->out[0] * g->out[1] * g->out[2];
-    g->k_size = g->k[0] * g->k[1] * g->k[2];
+// e[0] * e[1] * e[2], false past 2^40 (an empty extent gives 0 first: [2^37, 2^26, 0]
+// is an empty output, not an overflow; fuzz_ember_file found the product overflowing).
+bool extent_product(const int64_t *e, int64_t *out) {
+    *out = 0;
+    if (e[0] == 0 || e[1] == 0 || e[2] == 0) return true;
+    int64_t p;
+    if (__builtin_mul_overflow(e[0], e[1], &p) || __builtin_mul_overflow(p, e[2], &p) ||
+        p > (int64_t(1) << 40))
+        return false;
+    *out = p;
+    return true;
+}
+
+Status finish_geom(const char *op, ConvGeom *g) {
+    if (!extent_product(g->in, &g->in_size) || !extent_product(g->out, &g->out_size) ||
+        !extent_product(g->k, &g->k_size))
+        return errorf(EMBER_ERR_SHAPE, "%s: spatial extents too large (over 2^40 positions)", op);
     g->out_shape = {g->batch, g->m};
     for (int i = 3 - g->nd; i < 3; i++) g->out_shape.push_back(g->out[i]);
+    return Status::OK();
 }
 
 Status conv_geom(const InferContext &ctx, ConvGeom *g) {
@@ -653,8 +667,7 @@ Status conv_geom(const InferContext &ctx, ConvGeom *g) {
         g->out[j] = out;
         g->pb[j] = begin;
     }
-    finish_geom(g);
-    return Status::OK();
+    return finish_geom(op, g);
 }
 
 Status conv_infer_impl(InferContext &ctx) {
@@ -1031,8 +1044,7 @@ Status convt_geom(const InferContext &ctx, ConvGeom *g) {
         g->out[j] = out;
         g->pb[j] = begin;
     }
-    finish_geom(g);
-    return Status::OK();
+    return finish_geom(op, g);
 }
 
 Status convt_infer_impl(InferContext &ctx) {
