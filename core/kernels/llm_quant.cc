@@ -246,10 +246,6 @@ void qact_prepare(const QActLayout &lay, const float *x, int64_t m, int64_t ldx,
 // Portable kernels: natural layout, one block at a time
 // ---------------------------------------------------------------------------------
 
-namespace {
-
-}  // namespace
-
 void q8_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
                        int64_t r1, float *y, int64_t ldy) {
     const int64_t nb = k / kQuantBlock;
@@ -299,45 +295,30 @@ void q4_0_rows_natural(const uint8_t *act, int64_t m, int64_t k, const uint8_t *
 
 namespace {
 
-// Q4_0X8, one group of 8 rows at a time: each block's nibbles unpacked once for the 8 rows.
-void q4_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
-                          int64_t r1, float *y, int64_t ldy) {
-    const int64_t nb = k / kQuantBlock;
-    const size_t row_bytes = qact_row_bytes(k);
-    const size_t group_bytes = static_cast<size_t>(nb) * 8 * kQ4Bytes;
-    int64_t r = r0;
-    for (; r + 8 <= r1; r += 8) {
-        const uint8_t *grp = w + static_cast<size_t>(r / 8) * group_bytes;
-        for (int64_t i = 0; i < m; i++) {
-            const uint8_t *a = act + static_cast<size_t>(i) * row_bytes;
-            const int8_t *qx = reinterpret_cast<const int8_t *>(a);
-            const float *dxl = reinterpret_cast<const float *>(a + 2 * k);
-            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *q = grp + q4x8_nib_at(nb, b), *sc = grp + q4x8_scale_at(nb, b);
-                const int8_t *xb = qx + b * 32;
-                for (int rr = 0; rr < 8; rr++) {
-                    int32_t sum = 0;
-                    for (int j = 0; j < 8; j++) {
-                        const uint8_t lo = q[8 * rr + j], hi = q[64 + 8 * rr + j];
-                        sum += ((lo & 15) - 8) * xb[j] + ((lo >> 4) - 8) * xb[8 + j] +
-                               ((hi & 15) - 8) * xb[16 + j] + ((hi >> 4) - 8) * xb[24 + j];
-                    }
-                    s[rr] += static_cast<float>(sum) *
-                             (half_to_float(load_u16(sc + 2 * rr)) * dxl[b * 8]);
-                }
-            }
-            for (int rr = 0; rr < 8; rr++) y[i * ldy + r + rr] = s[rr];
+// Q4_0X8 / Q8_0X8, one group of 8 rows at a time: integer sums of row rr's block values
+// (Q8: 4 parts of 8 values per row; Q4: two 64-byte runs of low / high nibbles).
+template <bool Q8>
+int32_t x8_row_sum(const uint8_t *v, int rr, const int8_t *xb) {
+    int32_t sum = 0;
+    for (int j = 0; j < 8; j++) {
+        if (Q8) {
+            for (int c = 0; c < 4; c++)
+                sum += static_cast<int8_t>(v[c * 64 + 8 * rr + j]) * xb[8 * c + j];
+        } else {
+            const uint8_t lo = v[8 * rr + j], hi = v[64 + 8 * rr + j];
+            sum += ((lo & 15) - 8) * xb[j] + ((lo >> 4) - 8) * xb[8 + j] +
+                   ((hi & 15) - 8) * xb[16 + j] + ((hi >> 4) - 8) * xb[24 + j];
         }
     }
-    if (r < r1) q4_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+    return sum;
 }
 
-void q8_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
-                          int64_t r1, float *y, int64_t ldy) {
-    const int64_t nb = k / kQuantBlock;
+template <bool Q8>
+void x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_t *w, int64_t r0,
+                      int64_t r1, float *y, int64_t ldy) {
+    const int64_t nb = k / kQuantBlock, vb = Q8 ? 256 : 128;
     const size_t row_bytes = qact_row_bytes(k);
-    const size_t group_bytes = static_cast<size_t>(nb) * 8 * 34;
+    const size_t group_bytes = static_cast<size_t>(nb) * 8 * (Q8 ? 34 : kQ4Bytes);
     int64_t r = r0;
     for (; r + 8 <= r1; r += 8) {
         const uint8_t *grp = w + static_cast<size_t>(r / 8) * group_bytes;
@@ -347,28 +328,23 @@ void q8_0x8_rows_portable(const uint8_t *act, int64_t m, int64_t k, const uint8_
             const float *dxl = reinterpret_cast<const float *>(a + 2 * k);
             float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             for (int64_t b = 0; b < nb; b++) {
-                const int8_t *v = reinterpret_cast<const int8_t *>(grp + q8x8_val_at(nb, b));
-                const uint8_t *sc = grp + q8x8_scale_at(nb, b);
-                const int8_t *xb = qx + b * 32;
-                for (int rr = 0; rr < 8; rr++) {
-                    int32_t sum = 0;
-                    for (int j = 0; j < 32; j++) sum += v[(j / 8) * 64 + 8 * rr + j % 8] * xb[j];
-                    s[rr] += static_cast<float>(sum) *
+                const uint8_t *v = grp + x8_val_at(vb, nb, b), *sc = grp + x8_scale_at(vb, b);
+                for (int rr = 0; rr < 8; rr++)
+                    s[rr] += static_cast<float>(x8_row_sum<Q8>(v, rr, qx + b * 32)) *
                              (half_to_float(load_u16(sc + 2 * rr)) * dxl[b * 8]);
-                }
             }
             for (int rr = 0; rr < 8; rr++) y[i * ldy + r + rr] = s[rr];
         }
     }
-    if (r < r1) q8_0_rows_natural(act, m, k, w, r, r1, y, ldy);
+    if (r < r1) (Q8 ? q8_0_rows_natural : q4_0_rows_natural)(act, m, k, w, r, r1, y, ldy);
 }
 
 const QKernels kPortable = {
     "portable",
     {QActLayout{false, 0}, nullptr, q8_0_rows_natural},
     {QActLayout{false, 0}, nullptr, q4_0_rows_natural},
-    {QActLayout{false, 0}, nullptr, q4_0x8_rows_portable},
-    {QActLayout{false, 0}, nullptr, q8_0x8_rows_portable},
+    {QActLayout{false, 0}, nullptr, x8_rows_portable<false>},
+    {QActLayout{false, 0}, nullptr, x8_rows_portable<true>},
 };
 
 }  // namespace

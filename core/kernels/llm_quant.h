@@ -57,16 +57,17 @@ void dequantize_blocks(DType t, const uint8_t *blocks, int64_t n, float *out);
 // stream 3 KB ahead) the kernel streamed 12-14 GB/s from memory, inline 21-24 GB/s (Zen 4,
 // 110M-shaped matrices; a plain read of the same bytes 28-30 GB/s).
 
-// Offsets within a group (rows of nb blocks) of block b's 16 scale bytes and 128 nibble
-// bytes.
-inline size_t q4x8_scale_at(int64_t nb, int64_t b) {
-    return static_cast<size_t>(b / 4) * 576 + static_cast<size_t>(b % 4) * 16;
+// Offsets within a group (rows of nb blocks) of block b's 16 scale bytes and its `vb`
+// value bytes (128 for Q4_0X8, 256 for Q8_0X8): runs of 4 blocks, 64 + 4 * vb bytes each.
+inline size_t x8_scale_at(int64_t vb, int64_t b) {
+    return static_cast<size_t>(b / 4 * (64 + 4 * vb) + b % 4 * 16);
 }
-inline size_t q4x8_nib_at(int64_t nb, int64_t b) {
+inline size_t x8_val_at(int64_t vb, int64_t nb, int64_t b) {
     const int64_t run = b / 4, in_run = nb - run * 4 < 4 ? nb - run * 4 : 4;
-    return static_cast<size_t>(run) * 576 + static_cast<size_t>(in_run) * 16 +
-           static_cast<size_t>(b % 4) * 128;
+    return static_cast<size_t>(run * (64 + 4 * vb) + in_run * 16 + b % 4 * vb);
 }
+inline size_t q4x8_scale_at(int64_t, int64_t b) { return x8_scale_at(128, b); }
+inline size_t q4x8_nib_at(int64_t nb, int64_t b) { return x8_val_at(128, nb, b); }
 
 // Q8_0X8 (DType::Q8_0X8): the same for Q8_0. A group's runs of 4 block indices are 64
 // bytes of scales (16 per block, as above) then 4 x 256 value bytes; block b's 256 are four
@@ -74,14 +75,8 @@ inline size_t q4x8_nib_at(int64_t nb, int64_t b) {
 // zmm load is 8 values of each of the 8 rows, against one broadcast 8-byte activation run.
 // The last run (nb % 4 blocks): their scales, then their values. Rows after the last whole
 // group stay plain. Same size as Q8_0 (q8x8_scale_at, q8x8_val_at).
-inline size_t q8x8_scale_at(int64_t nb, int64_t b) {
-    return static_cast<size_t>(b / 4) * 1088 + static_cast<size_t>(b % 4) * 16;
-}
-inline size_t q8x8_val_at(int64_t nb, int64_t b) {
-    const int64_t run = b / 4, in_run = nb - run * 4 < 4 ? nb - run * 4 : 4;
-    return static_cast<size_t>(run) * 1088 + static_cast<size_t>(in_run) * 16 +
-           static_cast<size_t>(b % 4) * 256;
-}
+inline size_t q8x8_scale_at(int64_t, int64_t b) { return x8_scale_at(256, b); }
+inline size_t q8x8_val_at(int64_t nb, int64_t b) { return x8_val_at(256, nb, b); }
 
 // Rewrites plain rows [n, k] of `plain` (Q4_0 or Q8_0) as its X8 type (out and src_rows
 // must not overlap).
